@@ -1,0 +1,101 @@
+/**
+ * Composes the HTTP server from its parts: CORS, the GraphQL face, the REST shim, and the one
+ * error mapping. Builds nothing global: two apps with two configs can live in one process.
+ */
+import cors from '@fastify/cors';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { GatewayError, restErrorBody, type ErrorCode } from './errors';
+import { graphqlPlugin } from './graphql/plugin';
+import { pathOf } from './logger';
+import { restPlugin } from './rest/session-shim';
+import { ServiceTokens } from './session/caller';
+import { sessionTransport } from './session/transport';
+import type { SessionStore } from './store/store';
+
+export interface AppParts {
+  readonly config: Config;
+  readonly store: SessionStore;
+  readonly logger: Logger;
+}
+
+export async function buildApp({ config, store, logger }: AppParts): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // A patch may hold a whole session's attributes, JSON-escaped: leave room above the limit
+    // so the store's own check answers with the precise PAYLOAD_TOO_LARGE.
+    bodyLimit: config.maxAttributeBytes * 2 + 64 * 1024,
+    // `/api/v1/session;jsessionid=<id>` (servlet path parameter) reaches the legacy route with
+    // the ID as a query parameter. find-my-way's types lag the runtime option.
+    routerOptions: { useSemicolonDelimiter: true } as FastifyRouterOptions<RawServerDefault>,
+    requestIdHeader: 'x-request-id',
+    trustProxy: true,
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    sendError(request, reply, new GatewayError('NOT_FOUND', `no route for ${request.method} ${pathOf(request.url)}`));
+  });
+
+  if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
+      credentials: config.corsOrigins !== '*',
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['Content-Type', 'Authorization', config.sessionHeader, 'X-Request-ID', 'Apollo-Require-Preflight'],
+      // Without this a browser cannot read the ID the gateway issued.
+      exposedHeaders: [config.sessionHeader, 'X-Request-ID'],
+      maxAge: 600,
+    });
+  }
+
+  const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
+  const limits = {
+    maxAttributeBytes: config.maxAttributeBytes,
+    defaultInactiveSeconds: config.sessionTimeoutSeconds,
+    maxBatchIds: config.maxBatchIds,
+  };
+  await app.register(graphqlPlugin, {
+    store,
+    tokens: new ServiceTokens(config.serviceTokens),
+    transport,
+    sessionHeader: config.sessionHeader,
+    limits,
+    introspection: !config.production,
+    landingPage: !config.production,
+  });
+  await app.register(restPlugin, {
+    store,
+    transport,
+    sessionHeader: config.sessionHeader,
+    legacyAttribute: config.legacyAttribute,
+    sessionTimeoutSeconds: config.sessionTimeoutSeconds,
+  });
+  return app;
+}
+
+/** Fastify's own client errors (body too large, bad JSON, wrong content type) keep their meaning. */
+function fromFastify(error: FastifyError): GatewayError {
+  if (error.statusCode === 413) return new GatewayError('PAYLOAD_TOO_LARGE', 'the request body is too large');
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return new GatewayError('BAD_USER_INPUT', error.message);
+  }
+  return new GatewayError('INTERNAL', 'internal error', { cause: error });
+}
+
+function handleError(error: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply): void {
+  const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
+  if (gatewayError.code === 'INTERNAL') request.log.error({ err: gatewayError.cause ?? gatewayError }, 'internal error');
+  if (gatewayError.code === 'STORE_UNAVAILABLE') request.log.warn({ err: { message: String((gatewayError.cause as Error | undefined)?.message) } }, 'store unavailable');
+  sendError(request, reply, gatewayError);
+}
+
+/** GraphQL clients get a GraphQL-shaped error; REST clients `{ error: { code, message } }`. */
+function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
+  const message = error.code === 'INTERNAL' ? 'internal error' : error.message;
+  const code: ErrorCode = error.code;
+  const body = pathOf(request.url) === '/graphql'
+    ? { errors: [{ message, extensions: { code } }] }
+    : restErrorBody(new GatewayError(code, message));
+  void reply.code(error.status).type('application/json; charset=utf-8').send(body);
+}

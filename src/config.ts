@@ -1,0 +1,161 @@
+/**
+ * Environment → one frozen, typed `Config`. This is the only module that reads `process.env`;
+ * everything else receives the `Config` (or the part of it it needs) as an argument, so a test
+ * can build two gateways with two configs in one process.
+ *
+ * Every variable is checked once here. A bad value stops start-up with a message that names the
+ * variable, says what was expected and shows what came.
+ */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** `undefined` selects the embedded in-memory store. */
+  readonly redisUrl: string | undefined;
+  /** Milliseconds one Redis command may take before it fails with STORE_UNAVAILABLE. */
+  readonly redisCommandTimeoutMs: number;
+  /** Default idle timeout of a session, in seconds. */
+  readonly sessionTimeoutSeconds: number;
+  /** A read writes the sliding expiry at most once per this many seconds per session. */
+  readonly touchIntervalSeconds: number;
+  /** Header that carries the session ID both ways (matched case-insensitively). */
+  readonly sessionHeader: string;
+  /** Cookie a browser may present the session ID in, when the header is absent. */
+  readonly sessionCookie: string;
+  readonly serviceTokens: readonly string[];
+  /** Origins allowed to call from a browser; `'*'` for any; empty for same-origin only. */
+  readonly corsOrigins: readonly string[] | '*';
+  /** Prefix of every Redis key the gateway writes. */
+  readonly sessionNamespace: string;
+  /** The attribute the REST shim answers with. */
+  readonly legacyAttribute: string;
+  /** Total bytes of attribute names and JSON values one session may hold. */
+  readonly maxAttributeBytes: number;
+  /** Most ids one `sessions(ids:)` may ask for. */
+  readonly maxBatchIds: number;
+  readonly nodeEnv: string;
+  readonly production: boolean;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, expected: string, got: string | undefined) {
+    super(`${variable}: expected ${expected}, got ${got === undefined ? 'nothing' : JSON.stringify(got)}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Seconds a session may be idle at most: 30 days. Also bounds per-session overrides. */
+export const MAX_INACTIVE_SECONDS = 30 * 24 * 3600;
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+const COOKIE_NAME = HEADER_NAME;
+const NAMESPACE = /^[A-Za-z0-9:_.-]{1,64}$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const MIN_TOKEN_LENGTH = 16;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
+  return value;
+}
+
+function matching(env: Env, name: string, fallback: string, pattern: RegExp, expected: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!pattern.test(raw)) throw new ConfigError(name, expected, raw);
+  return raw;
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function redisUrl(env: Env): string | undefined {
+  const raw = env.REDIS_URL;
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'a URL such as redis://127.0.0.1:6379/0', raw);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError('REDIS_URL', 'a redis:// or rediss:// URL', raw);
+  }
+  return raw;
+}
+
+function serviceTokens(env: Env, production: boolean): string[] {
+  const tokens = list(env, 'SERVICE_TOKENS');
+  for (const token of tokens) {
+    if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
+      // The token itself is a secret: say what is wrong without echoing it.
+      throw new ConfigError(
+        'SERVICE_TOKENS',
+        `comma-separated tokens of at least ${MIN_TOKEN_LENGTH} printable ASCII characters`,
+        `a token of ${token.length} characters`,
+      );
+    }
+  }
+  if (production && tokens.length === 0) {
+    throw new ConfigError('SERVICE_TOKENS', 'at least one token when NODE_ENV=production', undefined);
+  }
+  return tokens;
+}
+
+function corsOrigins(env: Env): readonly string[] | '*' {
+  const origins = list(env, 'CORS_ORIGINS');
+  if (origins.length === 1 && origins[0] === '*') return '*';
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || url.origin !== origin) {
+      throw new ConfigError('CORS_ORIGINS', 'comma-separated origins such as https://app.example.com (or *)', origin);
+    }
+  }
+  return origins;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const production = nodeEnv === 'production';
+  const sessionTimeoutSeconds = integer(env, 'SESSION_TIMEOUT', 3600, 1, MAX_INACTIVE_SECONDS);
+  const touchIntervalSeconds = integer(env, 'TOUCH_INTERVAL', Math.min(60, sessionTimeoutSeconds), 0, MAX_INACTIVE_SECONDS);
+  if (touchIntervalSeconds > sessionTimeoutSeconds) {
+    throw new ConfigError('TOUCH_INTERVAL', `seconds no more than SESSION_TIMEOUT (${sessionTimeoutSeconds})`, env.TOUCH_INTERVAL);
+  }
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', LOG_LEVELS.join(', '), logLevel);
+
+  return Object.freeze({
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
+    redisUrl: redisUrl(env),
+    redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 10, 60000),
+    sessionTimeoutSeconds,
+    touchIntervalSeconds,
+    sessionHeader: matching(env, 'SESSION_HEADER', 'X-Session-ID', HEADER_NAME, 'an HTTP header name'),
+    sessionCookie: matching(env, 'SESSION_COOKIE', 'JSESSIONID', COOKIE_NAME, 'a cookie name'),
+    serviceTokens: Object.freeze(serviceTokens(env, production)),
+    corsOrigins: corsOrigins(env),
+    sessionNamespace: matching(env, 'SESSION_NAMESPACE', 'session', NAMESPACE, '1-64 characters of A-Z a-z 0-9 : _ . -'),
+    legacyAttribute: matching(env, 'LEGACY_ATTRIBUTE', 'user', /^.{1,256}$/s, 'an attribute name of 1-256 characters'),
+    maxAttributeBytes: integer(env, 'MAX_ATTRIBUTE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    maxBatchIds: integer(env, 'MAX_BATCH_IDS', 100, 1, 10000),
+    nodeEnv,
+    production,
+    logLevel,
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * Process entry: read the config, open the store, serve, and drain on SIGTERM/SIGINT.
+ */
+import { buildApp } from './app';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger } from './logger';
+import { MemorySessionStore } from './store/memory';
+import { RedisSessionStore } from './store/redis';
+import type { SessionStore } from './store/store';
+import type { Logger } from 'pino';
+
+function openStore(config: Config, logger: Logger): SessionStore {
+  if (config.redisUrl === undefined) {
+    logger.warn(
+      'REDIS_URL is not set: sessions are kept in this process only. They are NOT durable (lost on restart) ' +
+        'and NOT shared with other gateway instances. Set REDIS_URL for anything but development.',
+    );
+    return new MemorySessionStore({ maxAttributeBytes: config.maxAttributeBytes, touchIntervalSeconds: config.touchIntervalSeconds });
+  }
+  return new RedisSessionStore({
+    url: config.redisUrl,
+    namespace: config.sessionNamespace,
+    maxAttributeBytes: config.maxAttributeBytes,
+    touchIntervalSeconds: config.touchIntervalSeconds,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    logger,
+  });
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`session-gateway: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const store = openStore(config, logger);
+  await store.ping().catch(() => logger.error('the session store does not answer yet; serving STORE_UNAVAILABLE until it does'));
+  const app = await buildApp({ config, store, logger });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    try {
+      await app.close();
+      await store.close();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'error while draining');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+  logger.info({ store: store.kind, port: config.port, host: config.host }, 'session gateway listening');
+}
+
+void main().catch((error: unknown) => {
+  process.stderr.write(`session-gateway: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,142 @@
+/**
+ * The Lua scripts that make every compound store operation one atomic step in Redis. Each is
+ * loaded once per connection with `defineCommand` (EVALSHA, falling back to EVAL after a Redis
+ * restart flushed the script cache).
+ *
+ * The session value format is described in `redis-codec.ts`. Times come from Redis's own clock,
+ * so gateway instances with skewed clocks still agree on createdAt and expiry. Expiry is read
+ * back as PEXPIRETIME (absolute, Redis ≥ 7.0), so two reads of an untouched session report the
+ * same lastAccessedAt to the millisecond.
+ */
+
+/**
+ * Epoch milliseconds from Redis's clock, as a number (for PXAT) and as a decimal string (for the
+ * value: Lua 5.1 would print the number as 1.7e+12). Every expiry is set as an absolute PXAT
+ * from this clock and read back with PEXPIRETIME, so the times a session reports are exact.
+ */
+const NOW = `
+local function now_ms()
+  local t = redis.call('TIME')
+  local ms = math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000 + ms, t[1] .. string.format('%03d', ms)
+end
+`;
+
+/**
+ * KEYS: session keys (any number). ARGV[1]: touch interval in ms.
+ * Returns { value1, expiresAt1, value2, expiresAt2, ... } with value = false where missing.
+ * A found session whose last access is at least the interval ago gets PEXPIRE = maxInactive:
+ * that is the touch, and the only write a read can make.
+ */
+export const READ_SESSIONS = `${NOW}
+local interval = tonumber(ARGV[1])
+local now = now_ms()
+local out = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  local expires_at = 0
+  if value then
+    local max = tonumber(string.match(value, '^1|(%d+)|')) * 1000
+    expires_at = redis.call('PEXPIRETIME', key)
+    if now - (expires_at - max) >= interval then
+      expires_at = now + max
+      redis.call('PEXPIREAT', key, expires_at)
+    end
+  end
+  out[2 * i - 1] = value
+  out[2 * i] = expires_at
+end
+return out
+`;
+
+/**
+ * KEYS[1]: session key. ARGV: maxInactive seconds, principal ('' for none), encoded attributes.
+ * Creates the session only if the key is free (SET NX).
+ * Returns { createdAt, expiresAt } in ms, or false if the key is taken.
+ */
+export const CREATE_SESSION = `${NOW}
+local now, now_text = now_ms()
+local expires_at = now + tonumber(ARGV[1]) * 1000
+local value = '1|' .. ARGV[1] .. '|' .. now_text .. '|1|' .. #ARGV[2] .. '|' .. ARGV[2] .. ARGV[3]
+if not redis.call('SET', KEYS[1], value, 'PXAT', expires_at, 'NX') then
+  return false
+end
+return { now, expires_at }
+`;
+
+/**
+ * KEYS[1]: session key. ARGV:
+ *   1 expected version or ''          2 new maxInactive seconds or ''
+ *   3 principal: '' keep, '-' clear, '=' set to ARGV[4]
+ *   5 max attribute bytes             6 n = number of names to unset
+ *   7..6+n names to unset             then name, json pairs to set
+ * Returns { 'OK', newValue, expiresAt } | { 'NOT_FOUND' } | { 'VERSION_CONFLICT', version }
+ *       | { 'PAYLOAD_TOO_LARGE', bytes }. Writes nothing unless it answers OK, and never writes
+ * a key that is not there: an expired or revoked session stays gone.
+ * Mirrors applyPatch() in session/model.ts.
+ */
+export const UPDATE_SESSION = `${NOW}
+local value = redis.call('GET', KEYS[1])
+if not value then return { 'NOT_FOUND' } end
+
+local pos = 1
+local function field()
+  local bar = string.find(value, '|', pos, true)
+  local s = string.sub(value, pos, bar - 1)
+  pos = bar + 1
+  return s
+end
+local function chunk()
+  local len = tonumber(field())
+  local s = string.sub(value, pos, pos + len - 1)
+  pos = pos + len
+  return s
+end
+
+field() -- format version
+local max_inactive = field()
+local created = field()
+local version = tonumber(field())
+local principal = chunk()
+local order, attrs = {}, {}
+while pos <= #value do
+  local name = chunk()
+  order[#order + 1] = name
+  attrs[name] = chunk()
+end
+
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= version then
+  return { 'VERSION_CONFLICT', version }
+end
+
+local n_unset = tonumber(ARGV[6])
+for i = 7, 6 + n_unset do
+  attrs[ARGV[i]] = nil
+end
+for i = 7 + n_unset, #ARGV, 2 do
+  local name = ARGV[i]
+  if attrs[name] == nil then order[#order + 1] = name end
+  attrs[name] = ARGV[i + 1]
+end
+
+local parts, bytes = {}, 0
+for _, name in ipairs(order) do
+  local json = attrs[name]
+  if json ~= nil then
+    attrs[name] = nil -- a name listed twice (unset, then set again) is written once
+    bytes = bytes + #name + #json
+    parts[#parts + 1] = #name .. '|' .. name .. #json .. '|' .. json
+  end
+end
+if bytes > tonumber(ARGV[5]) then
+  return { 'PAYLOAD_TOO_LARGE', bytes }
+end
+
+if ARGV[2] ~= '' then max_inactive = ARGV[2] end
+if ARGV[3] == '-' then principal = '' elseif ARGV[3] == '=' then principal = ARGV[4] end
+local next_value = '1|' .. max_inactive .. '|' .. created .. '|' .. (version + 1) .. '|'
+  .. #principal .. '|' .. principal .. table.concat(parts)
+local expires_at = now_ms() + tonumber(max_inactive) * 1000
+redis.call('SET', KEYS[1], next_value, 'PXAT', expires_at)
+return { 'OK', next_value, expires_at }
+`;

@@ -1,0 +1,30 @@
+/**
+ * The storage contract every face (GraphQL, REST) talks to. Small on purpose; each
+ * implementation passes the same conformance suite (`test/store/store.contract.ts`).
+ *
+ * Contract, in plain words:
+ * - Ids handed to a store are well-formed (`isWellFormedSessionId`); checking is the caller's job.
+ * - Every compound operation is atomic in the store: no read-then-write across calls.
+ * - `create` never overwrites: it answers `null` when the id is taken.
+ * - `getMany` answers in the order asked, `null` where a session is missing or expired, and
+ *   slides the expiry of each session found, writing at most once per touch interval.
+ * - `update` applies a patch and slides the expiry, or throws SESSION_NOT_FOUND /
+ *   VERSION_CONFLICT / PAYLOAD_TOO_LARGE having written nothing. It never brings back a session
+ *   that has expired or been revoked.
+ * - `destroy` answers whether a session was there to remove.
+ * - When the backing service cannot answer, every operation throws STORE_UNAVAILABLE; nothing is
+ *   reported done that was not stored.
+ */
+import type { NewSession, SessionPatch, SessionRecord } from '../session/model';
+
+export interface SessionStore {
+  /** `'redis'` or `'memory'`: shown in logs and health output. */
+  readonly kind: string;
+  create(id: string, session: NewSession): Promise<SessionRecord | null>;
+  getMany(ids: readonly string[]): Promise<Array<SessionRecord | null>>;
+  update(id: string, patch: SessionPatch): Promise<SessionRecord>;
+  destroy(id: string): Promise<boolean>;
+  /** Resolves when the store can serve (Redis: connected), rejects with STORE_UNAVAILABLE. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,97 @@
+import type Redis from 'ioredis';
+import { generateSessionId, sessionDigest } from '../../src/session/ids';
+import { RedisSessionStore } from '../../src/store/redis';
+import { uniqueNamespace, waitUntil } from '../support/gateway';
+import { startRedis, type RedisServer } from '../support/redis-server';
+import { describeSessionStore } from './store.contract';
+
+let server: RedisServer;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterAll(async () => server.destroy());
+
+function openStore(overrides: { maxAttributeBytes?: number; touchIntervalSeconds?: number } = {}): RedisSessionStore {
+  return new RedisSessionStore({
+    url: server.url,
+    namespace: uniqueNamespace(),
+    maxAttributeBytes: overrides.maxAttributeBytes ?? 65536,
+    touchIntervalSeconds: overrides.touchIntervalSeconds ?? 60,
+    commandTimeoutMs: 2000,
+  });
+}
+
+async function ready(store: RedisSessionStore): Promise<RedisSessionStore> {
+  await waitUntil(() => store.ping().then(() => true, () => false));
+  return store;
+}
+
+describeSessionStore('redis', async (options) => {
+  const store = await ready(openStore(options));
+  return {
+    store,
+    now: () => Date.now(),
+    // Idle time passing is the key's TTL running down; shorten it by that much.
+    async age(id, ms) {
+      const ttl = await redis.pttl(store.keyOf(id));
+      await redis.pexpire(store.keyOf(id), ttl - ms);
+    },
+    async expire(id) {
+      await redis.pexpire(store.keyOf(id), 1);
+      await waitUntil(async () => (await redis.exists(store.keyOf(id))) === 0);
+    },
+    close: () => store.close(),
+  };
+});
+
+describe('redis store layout', () => {
+  test('keys are a hash-tagged SHA-256 of the ID; neither keys nor values hold the ID', async () => {
+    const store = await ready(openStore());
+    const id = generateSessionId();
+    await store.create(id, { principal: 'u1', attributes: [['user', '{"id":1}']], maxInactiveSeconds: 300 });
+    const namespace = store.keyOf(id).split(':')[0];
+    const keys = await redis.keys(`${namespace}:*`);
+    expect(keys).toEqual([`${namespace}:{${sessionDigest(id)}}`]);
+    const value = await redis.get(keys[0] as string);
+    expect(value).not.toContain(id);
+    expect(keys[0]).not.toContain(id);
+    const ttl = await redis.pttl(keys[0] as string);
+    expect(ttl).toBeGreaterThan(290_000);
+    expect(ttl).toBeLessThanOrEqual(300_000);
+    await store.close();
+  });
+
+  test('reading 10 sessions is one Redis command, and reads within the touch interval write nothing', async () => {
+    const store = await ready(openStore());
+    const ids = Array.from({ length: 10 }, () => generateSessionId());
+    for (const id of ids) await store.create(id, { principal: null, attributes: [['user', '1']], maxInactiveSeconds: 300 });
+    await store.getMany(ids); // loads the script, so the count below is steady state
+
+    // Only what the store's own connection sends counts; the script's inner calls show as "lua".
+    const storeAddress = /\baddr=(\S+)/.exec(String(await store.client.client('INFO')))?.[1];
+    const seen: string[] = [];
+    const monitor = await server.client().monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === storeAddress) seen.push(String(args[0]).toLowerCase());
+    });
+    const before = await redis.info('commandstats');
+    const records = await store.getMany(ids);
+    await waitUntil(async () => seen.includes('evalsha'));
+    const after = await redis.info('commandstats');
+    monitor.disconnect();
+
+    expect(records.every((r) => r !== null)).toBe(true);
+    expect(seen).toEqual(['evalsha']);
+    expect(calls(after, 'pexpire')).toBe(calls(before, 'pexpire'));
+    expect(calls(after, 'set')).toBe(calls(before, 'set'));
+    await store.close();
+  });
+});
+
+function calls(info: string, command: string): number {
+  const match = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info);
+  return match ? Number(match[1]) : 0;
+}

@@ -1,0 +1,100 @@
+/**
+ * Builds a real gateway (the same `buildApp` main.ts uses) for supertest, over a real Redis or
+ * the memory store, and small helpers to speak GraphQL to it and look into Redis.
+ */
+import type { FastifyInstance } from 'fastify';
+import type Redis from 'ioredis';
+import request from 'supertest';
+import { buildApp } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { MemorySessionStore } from '../../src/store/memory';
+import { RedisSessionStore } from '../../src/store/redis';
+import type { SessionStore } from '../../src/store/store';
+
+export const SERVICE_TOKEN = 'test-service-token-0123456789';
+export const SERVICE = { Authorization: `Bearer ${SERVICE_TOKEN}` };
+
+let namespaceCounter = 0;
+/** A namespace no other test uses, so tests clean up and look into Redis by prefix. */
+export function uniqueNamespace(): string {
+  namespaceCounter += 1;
+  return `t${process.pid}n${namespaceCounter}`;
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly store: SessionStore;
+  readonly config: Config;
+  readonly http: ReturnType<typeof request>;
+  gql(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
+  close(): Promise<void>;
+}
+
+export interface GraphQLResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: { data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+}
+
+export async function startGateway(options: { redisUrl?: string; env?: Record<string, string> } = {}): Promise<Gateway> {
+  const config = loadConfig({
+    SERVICE_TOKENS: SERVICE_TOKEN,
+    SESSION_NAMESPACE: uniqueNamespace(),
+    LOG_LEVEL: 'silent',
+    ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
+    ...options.env,
+  });
+  const store: SessionStore =
+    config.redisUrl === undefined
+      ? new MemorySessionStore({ maxAttributeBytes: config.maxAttributeBytes, touchIntervalSeconds: config.touchIntervalSeconds })
+      : new RedisSessionStore({
+          url: config.redisUrl,
+          namespace: config.sessionNamespace,
+          maxAttributeBytes: config.maxAttributeBytes,
+          touchIntervalSeconds: config.touchIntervalSeconds,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+        });
+  await waitUntil(() => store.ping().then(() => true, () => false));
+  const app = await buildApp({ config, store, logger: createLogger('silent') });
+  await app.ready();
+  const http = request(app.server);
+  return {
+    app,
+    store,
+    config,
+    http,
+    async gql(query, variables, headers = {}) {
+      const response = await request(app.server).post('/graphql').set(headers).send({ query, variables });
+      return { status: response.status, headers: response.headers as Record<string, string>, body: response.body };
+    },
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+/** Polls an async condition (no fixed sleeps); fails after `timeoutMs`. */
+export async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Every key of a namespace and its value: what "Redis is unchanged" is checked against. */
+export async function snapshot(redis: Redis, namespace: string): Promise<Record<string, string | null>> {
+  const keys = await redis.keys(`${namespace}:*`);
+  keys.sort();
+  const out: Record<string, string | null> = {};
+  for (const key of keys) out[key] = await redis.get(key);
+  return out;
+}
+
+export function errorCode(response: GraphQLResponse): string | undefined {
+  return response.body.errors?.[0]?.extensions?.code;
+}
+
+export const SESSION_FIELDS = 'id principal attributes createdAt lastAccessedAt expiresAt maxInactiveInterval version';
