@@ -7,7 +7,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { GatewayError, isErrorCode } from '../errors';
@@ -40,8 +40,9 @@ const APOLLO_INPUT_CODES = new Set([
 ]);
 
 export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOptions): Promise<void> {
+  // No Apollo drain plugin: it closes Fastify from inside apollo.stop(), and here it is the
+  // other way round. app.close() stops accepting, lets in-flight requests finish, then stops Apollo.
   const plugins: ApolloServerPlugin<GraphQLContext>[] = [
-    fastifyApolloDrainPlugin(app),
     options.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
   ];
   const apollo = new ApolloServer<GraphQLContext>({

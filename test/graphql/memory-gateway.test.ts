@@ -1,0 +1,52 @@
+/**
+ * The gateway as `npm start` runs it with no REDIS_URL: the embedded store behind the same
+ * faces. (The store itself passes the conformance suite in test/store.)
+ */
+import { SERVICE, startGateway, type Gateway } from '../support/gateway';
+
+let gateway: Gateway;
+beforeAll(async () => {
+  gateway = await startGateway({ env: { CORS_ORIGINS: 'https://app.example.com' } });
+});
+afterAll(async () => gateway.close());
+
+test('the embedded store serves the whole lifecycle', async () => {
+  expect(gateway.store.kind).toBe('memory');
+  const issued = await gateway.gql('mutation { issueSession(input: { attributes: { user: { id: 1 } } }) { id } }', {}, SERVICE);
+  const id = issued.headers['x-session-id'] as string;
+  expect(issued.body.data?.issueSession.id).toBe(id);
+  const rest = await gateway.http.get('/api/v2/session').set('X-Session-ID', id);
+  expect(rest.body).toEqual({ id: 1 });
+  const revoked = await gateway.gql('mutation { revokeSession }', {}, { 'X-Session-ID': id });
+  expect(revoked.body.data?.revokeSession).toBe(true);
+  expect((await gateway.gql('{ session { id } }', {}, { 'X-Session-ID': id })).body.data?.session).toBeNull();
+});
+
+describe('CORS for browser frontends', () => {
+  test('an allowed origin may send the session header and read the issued ID', async () => {
+    const preflight = await gateway.http
+      .options('/graphql')
+      .set('Origin', 'https://app.example.com')
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'content-type,x-session-id');
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(preflight.headers['access-control-allow-headers']?.toLowerCase()).toContain('x-session-id');
+
+    const response = await gateway.http.get('/api/v2/session').set('Origin', 'https://app.example.com');
+    expect(response.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(response.headers['access-control-expose-headers']?.toLowerCase()).toContain('x-session-id');
+  });
+
+  test('another origin gets no CORS grant', async () => {
+    const response = await gateway.http.get('/api/v2/session').set('Origin', 'https://evil.example.net');
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+test('GET /graphql from a browser shows the GraphQL IDE', async () => {
+  const response = await gateway.http.get('/graphql').set('Accept', 'text/html');
+  expect(response.status).toBe(200);
+  expect(response.headers['content-type']).toMatch(/text\/html/);
+  expect(response.text).toMatch(/apollo/i);
+});

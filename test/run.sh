@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command. On a fresh Debian/Ubuntu machine it installs what the tests need
+# (redis-server from the distribution; the tests start their own on free loopback ports),
+# installs the npm dependencies, type-checks, runs every test, and ends with one line
+# "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+redis_major=$(redis-server --version | sed -E 's/.*v=([0-9]+).*/\1/')
+if [ "$redis_major" -lt 7 ]; then
+  echo "redis-server 7.0 or newer is needed (found $(redis-server --version))" >&2
+  exit 1
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent typecheck
+
+mkdir -p test-results
+set +e
+npx jest --json --outputFile=test-results/jest.json
+status=$?
+set -e
+node -e '
+  const r = require("./test-results/jest.json");
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests + r.numRuntimeErrorTestSuites} failed`);
+'
+exit $status
