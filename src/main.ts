@@ -27,6 +27,22 @@ function openStore(config: Config, logger: Logger): SessionStore {
   });
 }
 
+/** How long start-up waits for the store before serving anyway (with STORE_UNAVAILABLE). */
+const STARTUP_WAIT_MS = 5000;
+
+async function answersWithin(store: SessionStore, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await store.ping();
+      return true;
+    } catch {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -40,7 +56,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const store = openStore(config, logger);
-  await store.ping().catch(() => logger.error('the session store does not answer yet; serving STORE_UNAVAILABLE until it does'));
+  if (!(await answersWithin(store, STARTUP_WAIT_MS))) {
+    logger.error('the session store does not answer yet; serving STORE_UNAVAILABLE until it does');
+  }
   const app = await buildApp({ config, store, logger });
 
   let stopping = false;

@@ -49,6 +49,9 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
     schema: buildSchema(),
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGTERM/SIGINT and stops Apollo through app.close(); Apollo's own handlers
+    // would race it and leave the process hanging.
+    stopOnTerminationSignals: false,
     plugins,
     formatError: (formatted, error) => formatError(formatted, error, app),
   });

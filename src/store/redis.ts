@@ -119,12 +119,17 @@ export class RedisSessionStore implements SessionStore {
     await this.call(() => this.redis.ping());
   }
 
+  /** QUIT politely when Redis answers; never wait on a Redis that does not. */
   async close(): Promise<void> {
     if (this.client.status === 'ready') {
-      await this.client.quit().catch(() => this.client.disconnect());
-    } else {
-      this.client.disconnect();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.commandTimeoutMs);
+      });
+      await Promise.race([this.client.quit().catch(() => undefined), deadline]);
+      clearTimeout(timer);
     }
+    this.client.disconnect();
   }
 
   private async call<T>(command: () => Promise<T>): Promise<T> {
