@@ -4,16 +4,20 @@
  * object), and every length is a byte count so the Lua scripts can patch attributes without
  * parsing JSON (Redis's cjson would round numbers and reorder nothing it should).
  *
- *     1|<maxInactiveSeconds>|<createdAtMs>|<version>|<principalBytes>|<principal>
+ *     1|<lastAccessedAtMs: 13 digits>|<maxInactiveSeconds>|<createdAtMs>|<version>|<principalBytes>|<principal>
  *       followed, per attribute, by <nameBytes>|<name><jsonBytes>|<json>
  *
  * A principal of 0 bytes means "none" (an empty principal is rejected on the way in).
- * lastAccessedAt is not stored: it is the key's TTL read backwards (expiresAt − maxInactive),
- * so a touch is a bare PEXPIRE and never rewrites the value.
+ * lastAccessedAt sits at a fixed offset and width, so a touch rewrites those 13 bytes in place
+ * (SETRANGE) together with PEXPIREAT = lastAccessedAt + maxInactive: the key's expiry is always
+ * derivable from the value, and a read is one plain GET.
  */
 import type { SessionState } from '../session/model';
 
 export const FORMAT_VERSION = 1;
+/** Where lastAccessedAtMs starts in the value, and how many digits it takes (until year 2286). */
+export const LAST_ACCESS_OFFSET = 2;
+export const LAST_ACCESS_DIGITS = 13;
 const BAR = 0x7c; // '|'
 
 function lengthPrefixed(text: string): string {
@@ -27,9 +31,14 @@ export function encodeAttributes(attributes: Iterable<readonly [string, string]>
   return out;
 }
 
-export function encodeSession(state: SessionState): string {
-  const header = `${FORMAT_VERSION}|${state.maxInactiveSeconds}|${state.createdAtMs}|${state.version}|`;
-  return header + lengthPrefixed(state.principal ?? '') + encodeAttributes(state.attributes);
+/** A session as stored: its state and when its idle clock last restarted. */
+export interface StoredSession extends SessionState {
+  lastAccessedAtMs: number;
+}
+
+export function encodeSession(session: StoredSession): string {
+  const header = `${FORMAT_VERSION}|${session.lastAccessedAtMs}|${session.maxInactiveSeconds}|${session.createdAtMs}|${session.version}|`;
+  return header + lengthPrefixed(session.principal ?? '') + encodeAttributes(session.attributes);
 }
 
 export class CorruptSessionError extends Error {
@@ -40,7 +49,7 @@ export class CorruptSessionError extends Error {
 }
 
 /** Reads a value written by `encodeSession` or the Lua scripts. */
-export function decodeSession(value: Buffer): SessionState {
+export function decodeSession(value: Buffer): StoredSession {
   let pos = 0;
   const number = (): number => {
     const bar = value.indexOf(BAR, pos);
@@ -61,6 +70,7 @@ export function decodeSession(value: Buffer): SessionState {
 
   const format = number();
   if (format !== FORMAT_VERSION) throw new CorruptSessionError(`format ${format}`);
+  const lastAccessedAtMs = number();
   const maxInactiveSeconds = number();
   const createdAtMs = number();
   const version = number();
@@ -70,5 +80,5 @@ export function decodeSession(value: Buffer): SessionState {
     const name = text();
     attributes.set(name, text());
   }
-  return { principal: principal === '' ? null : principal, attributes, createdAtMs, maxInactiveSeconds, version };
+  return { principal: principal === '' ? null : principal, attributes, createdAtMs, lastAccessedAtMs, maxInactiveSeconds, version };
 }

@@ -1,18 +1,17 @@
 /**
  * The Lua scripts that make every compound store operation one atomic step in Redis. Each is
  * loaded once per connection with `defineCommand` (EVALSHA, falling back to EVAL after a Redis
- * restart flushed the script cache).
+ * restart flushed the script cache). Reads need no script: they are a plain GET / MGET.
  *
  * The session value format is described in `redis-codec.ts`. Times come from Redis's own clock,
- * so gateway instances with skewed clocks still agree on createdAt and expiry. Expiry is read
- * back as PEXPIRETIME (absolute, Redis ≥ 7.0), so two reads of an untouched session report the
- * same lastAccessedAt to the millisecond.
+ * so gateway instances with skewed clocks still agree on createdAt and expiry; every expiry is
+ * set as an absolute PXAT / PEXPIREAT equal to lastAccessedAt + maxInactive, so the value alone
+ * tells when the key expires.
  */
 
 /**
- * Epoch milliseconds from Redis's clock, as a number (for PXAT) and as a decimal string (for the
- * value: Lua 5.1 would print the number as 1.7e+12). Every expiry is set as an absolute PXAT
- * from this clock and read back with PEXPIRETIME, so the times a session reports are exact.
+ * Epoch milliseconds from Redis's clock, as a number (for PXAT) and as a 13-digit decimal string
+ * (for the value: Lua 5.1 would print the number as 1.7e+12).
  */
 const NOW = `
 local function now_ms()
@@ -23,45 +22,35 @@ end
 `;
 
 /**
- * KEYS: session keys (any number). ARGV[1]: touch interval in ms.
- * Returns { value1, expiresAt1, value2, expiresAt2, ... } with value = false where missing.
- * A found session whose last access is at least the interval ago gets PEXPIRE = maxInactive:
- * that is the touch, and the only write a read can make.
- */
-export const READ_SESSIONS = `${NOW}
-local interval = tonumber(ARGV[1])
-local now = now_ms()
-local out = {}
-for i, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  local expires_at = 0
-  if value then
-    local max = tonumber(string.match(value, '^1|(%d+)|')) * 1000
-    expires_at = redis.call('PEXPIRETIME', key)
-    if now - (expires_at - max) >= interval then
-      expires_at = now + max
-      redis.call('PEXPIREAT', key, expires_at)
-    end
-  end
-  out[2 * i - 1] = value
-  out[2 * i] = expires_at
-end
-return out
-`;
-
-/**
  * KEYS[1]: session key. ARGV: maxInactive seconds, principal ('' for none), encoded attributes.
  * Creates the session only if the key is free (SET NX).
- * Returns { createdAt, expiresAt } in ms, or false if the key is taken.
+ * Returns createdAt ms, or false if the key is taken.
  */
 export const CREATE_SESSION = `${NOW}
 local now, now_text = now_ms()
-local expires_at = now + tonumber(ARGV[1]) * 1000
-local value = '1|' .. ARGV[1] .. '|' .. now_text .. '|1|' .. #ARGV[2] .. '|' .. ARGV[2] .. ARGV[3]
-if not redis.call('SET', KEYS[1], value, 'PXAT', expires_at, 'NX') then
+local value = '1|' .. now_text .. '|' .. ARGV[1] .. '|' .. now_text .. '|1|' .. #ARGV[2] .. '|' .. ARGV[2] .. ARGV[3]
+if not redis.call('SET', KEYS[1], value, 'PXAT', now + tonumber(ARGV[1]) * 1000, 'NX') then
   return false
 end
-return { now, expires_at }
+return now
+`;
+
+/**
+ * KEYS[1]: session key. ARGV[1]: touch interval in ms.
+ * Slides the expiry of a session that is still there and whose last access is at least the
+ * interval ago; otherwise does nothing (another instance touched it first, or it is gone: a
+ * touch never brings a session back and never moves lastAccessedAt backwards).
+ * Returns the new lastAccessedAt ms, or false when nothing was written.
+ */
+export const TOUCH_SESSION = `${NOW}
+local head = redis.call('GETRANGE', KEYS[1], 0, 63)
+local last, max = string.match(head, '^1|(%d+)|(%d+)|')
+if not last then return false end
+local now, now_text = now_ms()
+if now - tonumber(last) < tonumber(ARGV[1]) then return false end
+redis.call('SETRANGE', KEYS[1], 2, now_text)
+redis.call('PEXPIREAT', KEYS[1], now + tonumber(max) * 1000)
+return now
 `;
 
 /**
@@ -70,10 +59,10 @@ return { now, expires_at }
  *   3 principal: '' keep, '-' clear, '=' set to ARGV[4]
  *   5 max attribute bytes             6 n = number of names to unset
  *   7..6+n names to unset             then name, json pairs to set
- * Returns { 'OK', newValue, expiresAt } | { 'NOT_FOUND' } | { 'VERSION_CONFLICT', version }
+ * Returns { 'OK', newValue } | { 'NOT_FOUND' } | { 'VERSION_CONFLICT', version }
  *       | { 'PAYLOAD_TOO_LARGE', bytes }. Writes nothing unless it answers OK, and never writes
- * a key that is not there: an expired or revoked session stays gone.
- * Mirrors applyPatch() in session/model.ts.
+ * a key that is not there: an expired or revoked session stays gone. An update counts as use:
+ * it restarts the idle clock. Mirrors applyPatch() in session/model.ts.
  */
 export const UPDATE_SESSION = `${NOW}
 local value = redis.call('GET', KEYS[1])
@@ -94,6 +83,7 @@ local function chunk()
 end
 
 field() -- format version
+field() -- lastAccessedAt, replaced below
 local max_inactive = field()
 local created = field()
 local version = tonumber(field())
@@ -134,9 +124,9 @@ end
 
 if ARGV[2] ~= '' then max_inactive = ARGV[2] end
 if ARGV[3] == '-' then principal = '' elseif ARGV[3] == '=' then principal = ARGV[4] end
-local next_value = '1|' .. max_inactive .. '|' .. created .. '|' .. (version + 1) .. '|'
+local now, now_text = now_ms()
+local next_value = '1|' .. now_text .. '|' .. max_inactive .. '|' .. created .. '|' .. (version + 1) .. '|'
   .. #principal .. '|' .. principal .. table.concat(parts)
-local expires_at = now_ms() + tonumber(max_inactive) * 1000
-redis.call('SET', KEYS[1], next_value, 'PXAT', expires_at)
-return { 'OK', next_value, expires_at }
+redis.call('SET', KEYS[1], next_value, 'PXAT', now + tonumber(max_inactive) * 1000)
+return { 'OK', next_value }
 `;

@@ -1,6 +1,12 @@
 /**
- * The Redis store: one shared ioredis client for the process, every compound operation one Lua
- * script (see `redis-scripts.ts`), every session one string (see `redis-codec.ts`).
+ * The Redis store: one shared ioredis client for the process, every session one string (see
+ * `redis-codec.ts`), every compound write one Lua script (see `redis-scripts.ts`).
+ *
+ * A read is one GET (MGET for many): no script, no write. When a session's last access is at
+ * least the touch interval ago, the read is followed by a TOUCH script that slides the expiry —
+ * at most one write per session per interval, whatever the read rate. Whether a touch is due is
+ * judged on Redis's clock (the local clock corrected by the offset Redis's TIME showed), so a
+ * gateway host whose clock is behind cannot let sessions in use expire.
  *
  * Keys are `<namespace>:{<sha256(id) base64url>}`: the ID itself never reaches Redis, so a dump,
  * MONITOR output or the slow log holds nothing a client could present. The braces are a Redis
@@ -15,9 +21,9 @@
 import Redis, { ReplyError } from 'ioredis';
 import { GatewayError } from '../errors';
 import { sessionDigest } from '../session/ids';
-import { sessionNotFound, patchError, type NewSession, type SessionPatch, type SessionRecord, type SessionState } from '../session/model';
-import { decodeSession, encodeAttributes } from './redis-codec';
-import { CREATE_SESSION, READ_SESSIONS, UPDATE_SESSION } from './redis-scripts';
+import { patchError, sessionNotFound, touchDue, type NewSession, type SessionPatch, type SessionRecord } from '../session/model';
+import { decodeSession, encodeAttributes, type StoredSession } from './redis-codec';
+import { CREATE_SESSION, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
 import type { SessionStore } from './store';
 
 export interface RedisStoreOptions {
@@ -33,8 +39,8 @@ type Arg = string | number;
 
 /** The client with the commands `defineCommand` adds. */
 interface ScriptedRedis extends Redis {
-  readSessionsBuffer(numKeys: number, ...args: Arg[]): Promise<Array<Buffer | number | null>>;
-  createSession(key: string, ...args: Arg[]): Promise<[string, number] | null>;
+  createSession(key: string, ...args: Arg[]): Promise<number | null>;
+  touchSession(key: string, intervalMs: number): Promise<number | null>;
   updateSessionBuffer(key: string, ...args: Arg[]): Promise<Array<Buffer | number>>;
 }
 
@@ -45,6 +51,9 @@ export class RedisSessionStore implements SessionStore {
   readonly client: Redis;
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
+  private readonly touchIntervalMs: number;
+  /** Redis's clock minus ours, from the last TIME Redis showed us. */
+  private clockOffsetMs = 0;
   private lastErrorLogMs = 0;
 
   constructor(private readonly options: RedisStoreOptions) {
@@ -56,13 +65,15 @@ export class RedisSessionStore implements SessionStore {
       connectTimeout: Math.max(options.commandTimeoutMs, 1000),
       retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
     });
-    client.defineCommand('readSessions', { lua: READ_SESSIONS });
     client.defineCommand('createSession', { lua: CREATE_SESSION, numberOfKeys: 1 });
+    client.defineCommand('touchSession', { lua: TOUCH_SESSION, numberOfKeys: 1 });
     client.defineCommand('updateSession', { lua: UPDATE_SESSION, numberOfKeys: 1 });
     client.on('error', (error: Error) => this.logConnectionError(error));
+    client.on('ready', () => void this.syncClock());
     this.client = client;
     this.redis = client as ScriptedRedis;
     this.prefix = `${options.namespace}:`;
+    this.touchIntervalMs = options.touchIntervalSeconds * 1000;
   }
 
   /** The Redis key a session ID is stored under. */
@@ -75,20 +86,41 @@ export class RedisSessionStore implements SessionStore {
       this.redis.createSession(this.keyOf(id), session.maxInactiveSeconds, session.principal ?? '', encodeAttributes(session.attributes)),
     );
     if (reply === null) return null;
-    const state = { ...session, attributes: new Map(session.attributes), createdAtMs: Number(reply[0]), version: 1 };
-    return toRecord(id, state, Number(reply[1]));
+    const createdAtMs = Number(reply);
+    this.observeRedisTime(createdAtMs);
+    const stored = { ...session, attributes: new Map(session.attributes), createdAtMs, lastAccessedAtMs: createdAtMs, version: 1 };
+    return toRecord(id, stored);
   }
 
   async getMany(ids: readonly string[]): Promise<Array<SessionRecord | null>> {
     if (ids.length === 0) return [];
     const keys = ids.map((id) => this.keyOf(id));
-    const reply = await this.call(() =>
-      this.redis.readSessionsBuffer(keys.length, ...keys, this.options.touchIntervalSeconds * 1000),
+    const values = await this.call(() =>
+      keys.length === 1 ? this.redis.getBuffer(keys[0] as string).then((value) => [value]) : this.redis.mgetBuffer(keys),
     );
-    return ids.map((id, i) => {
-      const value = reply[2 * i];
-      return Buffer.isBuffer(value) ? toRecord(id, decodeSession(value), Number(reply[2 * i + 1])) : null;
-    });
+    const nowMs = Date.now() + this.clockOffsetMs;
+    const records: Array<SessionRecord | null> = [];
+    const touches: Array<Promise<void>> = [];
+    for (let i = 0; i < ids.length; i++) {
+      const value = values[i];
+      if (value === null || value === undefined) {
+        records.push(null);
+        continue;
+      }
+      const stored = decodeSession(value);
+      records.push(toRecord(ids[i] as string, stored));
+      if (touchDue(stored.lastAccessedAtMs, nowMs, this.touchIntervalMs)) touches.push(this.touch(keys[i] as string, stored, records, i));
+    }
+    if (touches.length > 0) await Promise.all(touches);
+    return records;
+  }
+
+  /** Slides one session's expiry; on success the record it answers with shows the new times. */
+  private async touch(key: string, stored: StoredSession, records: Array<SessionRecord | null>, index: number): Promise<void> {
+    const touchedAtMs = await this.call(() => this.redis.touchSession(key, this.touchIntervalMs));
+    if (touchedAtMs === null) return; // another instance touched it first, or it is gone
+    this.observeRedisTime(touchedAtMs);
+    records[index] = toRecord((records[index] as SessionRecord).id, { ...stored, lastAccessedAtMs: touchedAtMs });
   }
 
   async update(id: string, patch: SessionPatch): Promise<SessionRecord> {
@@ -108,7 +140,9 @@ export class RedisSessionStore implements SessionStore {
     if (status === 'VERSION_CONFLICT' || status === 'PAYLOAD_TOO_LARGE') {
       throw patchError({ ok: false, code: status, detail: Number(reply[1]) }, this.options.maxAttributeBytes);
     }
-    return toRecord(id, decodeSession(reply[1] as Buffer), Number(reply[2]));
+    const stored = decodeSession(reply[1] as Buffer);
+    this.observeRedisTime(stored.lastAccessedAtMs);
+    return toRecord(id, stored);
   }
 
   async destroy(id: string): Promise<boolean> {
@@ -140,6 +174,19 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
+  private observeRedisTime(redisNowMs: number): void {
+    this.clockOffsetMs = redisNowMs - Date.now();
+  }
+
+  private async syncClock(): Promise<void> {
+    try {
+      const [seconds, micros] = await this.redis.time();
+      this.observeRedisTime(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000));
+    } catch {
+      // The next write's reply sets the offset instead.
+    }
+  }
+
   private logConnectionError(error: Error): void {
     const nowMs = Date.now();
     if (nowMs - this.lastErrorLogMs < 5000) return; // a dead Redis would otherwise log every reconnect
@@ -148,17 +195,17 @@ export class RedisSessionStore implements SessionStore {
   }
 }
 
-/** lastAccessedAt is the expiry read backwards: the moment the idle clock last restarted. */
-function toRecord(id: string, state: SessionState, expiresAtMs: number): SessionRecord {
+/** The key expires exactly maxInactive after lastAccessedAt (every write sets PXAT so). */
+function toRecord(id: string, stored: StoredSession): SessionRecord {
   return {
     id,
-    principal: state.principal,
-    attributes: state.attributes,
-    createdAtMs: state.createdAtMs,
-    lastAccessedAtMs: expiresAtMs - state.maxInactiveSeconds * 1000,
-    expiresAtMs,
-    maxInactiveSeconds: state.maxInactiveSeconds,
-    version: state.version,
+    principal: stored.principal,
+    attributes: stored.attributes,
+    createdAtMs: stored.createdAtMs,
+    lastAccessedAtMs: stored.lastAccessedAtMs,
+    expiresAtMs: stored.lastAccessedAtMs + stored.maxInactiveSeconds * 1000,
+    maxInactiveSeconds: stored.maxInactiveSeconds,
+    version: stored.version,
   };
 }
 

@@ -130,3 +130,43 @@ describe('errors on the REST side', () => {
     expect(await snapshot(redis, gateway.config.sessionNamespace)).toEqual(before);
   });
 });
+
+describe('touches do not write on every read', () => {
+  const WRITES = ['set', 'setrange', 'pexpireat', 'pexpire', 'expire', 'del', 'evalsha', 'eval'];
+  const callsOf = async (commands: readonly string[]): Promise<number> => {
+    const info = await redis.info('commandstats');
+    return commands.reduce((sum, command) => sum + Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0), 0);
+  };
+  const writeCalls = (): Promise<number> => callsOf(WRITES);
+
+  test('1,000 reads of one session within the touch interval write to Redis at most once', async () => {
+    const id = await sessionWithUser();
+    const before = await writeCalls();
+    for (let batch = 0; batch < 10; batch++) {
+      const responses = await Promise.all(Array.from({ length: 100 }, () => gateway.http.get('/api/v2/session').set('X-Session-ID', id)));
+      expect(responses.every((r) => r.status === 200 && r.headers['x-session-id'] === id)).toBe(true);
+    }
+    expect((await writeCalls()) - before).toBeLessThanOrEqual(1);
+  });
+
+  test('a read after the touch interval slides the expiry once, and lastAccessedAt never moves back', async () => {
+    const id = await sessionWithUser();
+    const key = keyOf(id);
+    // Age the session by 2 minutes (past the 60 s interval), as if it had been idle.
+    const value = (await redis.get(key)) as string;
+    const lastAccessedAtMs = Number(value.slice(2, 15)) - 120_000;
+    await redis.setrange(key, 2, String(lastAccessedAtMs));
+    await redis.pexpireat(key, lastAccessedAtMs + 3600_000);
+    const agedExpiry = await redis.pexpiretime(key);
+
+    const before = await callsOf(['setrange', 'pexpireat']);
+    await Promise.all(Array.from({ length: 20 }, () => gateway.http.get('/api/v2/session').set('X-Session-ID', id)));
+    const touchedExpiry = await redis.pexpiretime(key);
+    expect(touchedExpiry - agedExpiry).toBeGreaterThanOrEqual(120_000 - 1000);
+    // However many reads raced for it, one touch wrote: one SETRANGE and one PEXPIREAT.
+    expect((await callsOf(['setrange', 'pexpireat'])) - before).toBe(2);
+    const own = await gateway.gql('{ session { lastAccessedAt expiresAt } }', {}, { 'X-Session-ID': id });
+    expect(Date.parse(own.body.data?.session.lastAccessedAt)).toBeGreaterThan(lastAccessedAtMs);
+    expect(Date.parse(own.body.data?.session.expiresAt)).toBe(touchedExpiry);
+  });
+});

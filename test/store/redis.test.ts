@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
+import { decodeSession } from '../../src/store/redis-codec';
 import { RedisSessionStore } from '../../src/store/redis';
 import { uniqueNamespace, waitUntil } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
@@ -34,10 +35,14 @@ describeSessionStore('redis', async (options) => {
   return {
     store,
     now: () => Date.now(),
-    // Idle time passing is the key's TTL running down; shorten it by that much.
+    // Idle time passing: move the stored last access and the key's expiry back by that much,
+    // exactly as they would stand had the session been idle that long.
     async age(id, ms) {
-      const ttl = await redis.pttl(store.keyOf(id));
-      await redis.pexpire(store.keyOf(id), ttl - ms);
+      const key = store.keyOf(id);
+      const stored = decodeSession((await redis.getBuffer(key)) as Buffer);
+      const lastAccessedAtMs = stored.lastAccessedAtMs - ms;
+      await redis.setrange(key, 2, String(lastAccessedAtMs));
+      await redis.pexpireat(key, lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
     },
     async expire(id) {
       await redis.pexpire(store.keyOf(id), 1);
@@ -64,7 +69,7 @@ describe('redis store layout', () => {
     await store.close();
   });
 
-  test('reading 10 sessions is one Redis command, and reads within the touch interval write nothing', async () => {
+  test('reading 10 sessions is one Redis command (MGET), and reads within the touch interval write nothing', async () => {
     const store = await ready(openStore());
     const ids = Array.from({ length: 10 }, () => generateSessionId());
     for (const id of ids) await store.create(id, { principal: null, attributes: [['user', '1']], maxInactiveSeconds: 300 });
@@ -79,17 +84,45 @@ describe('redis store layout', () => {
     });
     const before = await redis.info('commandstats');
     const records = await store.getMany(ids);
-    await waitUntil(async () => seen.includes('evalsha'));
+    await waitUntil(async () => seen.includes('mget'));
     const after = await redis.info('commandstats');
     monitor.disconnect();
 
     expect(records.every((r) => r !== null)).toBe(true);
-    expect(seen).toEqual(['evalsha']);
-    expect(calls(after, 'pexpire')).toBe(calls(before, 'pexpire'));
-    expect(calls(after, 'set')).toBe(calls(before, 'set'));
+    expect(seen).toEqual(['mget']);
+    for (const write of WRITES) expect(calls(after, write)).toBe(calls(before, write));
+    await store.close();
+  });
+
+  test("the key's TTL always matches the lastAccessedAt and maxInactiveInterval in the value", async () => {
+    const store = await ready(openStore({ touchIntervalSeconds: 0 }));
+    const id = generateSessionId();
+    await store.create(id, { principal: null, attributes: [], maxInactiveSeconds: 300 });
+    const check = async (): Promise<void> => {
+      const stored = decodeSession((await redis.getBuffer(store.keyOf(id))) as Buffer);
+      expect(await redis.pexpiretime(store.keyOf(id))).toBe(stored.lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
+    };
+    await check();
+    await store.getMany([id]); // interval 0: every read touches
+    await check();
+    await store.update(id, { set: [], unset: [], maxInactiveSeconds: 60 });
+    await check();
+    await store.close();
+  });
+
+  test('a touch never brings back a session that is gone', async () => {
+    const store = await ready(openStore({ touchIntervalSeconds: 0 }));
+    const id = generateSessionId();
+    await store.create(id, { principal: null, attributes: [], maxInactiveSeconds: 300 });
+    await store.destroy(id);
+    expect(await store.getMany([id])).toEqual([null]);
+    expect(await redis.exists(store.keyOf(id))).toBe(0);
     await store.close();
   });
 });
+
+/** Every command the store can write with. */
+const WRITES = ['set', 'setrange', 'pexpireat', 'pexpire', 'del', 'evalsha', 'eval'];
 
 function calls(info: string, command: string): number {
   const match = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info);
