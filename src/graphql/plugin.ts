@@ -15,6 +15,7 @@ import { isServiceCaller, type Caller, type ServiceTokens } from '../session/cal
 import { presentedSessionId, type SessionTransport } from '../session/transport';
 import type { SessionStore } from '../store/store';
 import { sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { QueryFastPath } from './fast-path';
 import { buildSchema } from './schema';
 
 export interface GraphQLOptions {
@@ -45,23 +46,43 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   const plugins: ApolloServerPlugin<GraphQLContext>[] = [
     options.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
   ];
+  const schema = buildSchema();
+  const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatError(formatted, error, app);
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: buildSchema(),
+    schema,
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
     // main.ts owns SIGTERM/SIGINT and stops Apollo through app.close(); Apollo's own handlers
     // would race it and leave the process hanging.
     stopOnTerminationSignals: false,
     plugins,
-    formatError: (formatted, error) => formatError(formatted, error, app),
+    formatError: format,
   });
   await apollo.start();
   app.addHook('onClose', async () => apollo.stop());
 
-  const handler = fastifyApolloHandler(apollo, {
+  // Typed loosely: the integration's handler declares a string reply, the fast path sends its own.
+  const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request, reply) => createContext(request, reply, options),
+  }) as unknown as (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  const fastPath = new QueryFastPath(schema, format);
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/graphql',
+    handler: async (request, reply) => {
+      const body = fastPath.eligible(request);
+      const document = body === undefined ? null : fastPath.document(body);
+      if (body === undefined || document === null) return apolloHandler.call(app, request, reply);
+      let context: GraphQLContext;
+      try {
+        context = await createContext(request, reply, options);
+      } catch {
+        return apolloHandler.call(app, request, reply); // Apollo answers the caller error (e.g. a wrong token)
+      }
+      const answer = await fastPath.answer(document, body, context);
+      return reply.code(answer.status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(answer.body);
+    },
   });
-  app.route({ method: ['GET', 'POST'], url: '/graphql', handler });
 }
 
 async function createContext(request: FastifyRequest, reply: FastifyReply, options: GraphQLOptions): Promise<GraphQLContext> {
