@@ -1,0 +1,492 @@
+/**
+ * `npm run bench`: the gateway against its peers, in one run, on the same Redis and the same data.
+ *
+ * Rows: ceiling (bare node:http, constant JSON), floor (node:http + one ioredis GET), peer
+ * (express + express-session + connect-redis, signed cookie), and the gateway's REST shim,
+ * GraphQL own-session query, and GraphQL batch of 10. The server under test runs alone on core 0;
+ * wrk and redis-server share core 1. Each row: 2 s warm-up, 10 s measured, 50 connections, every
+ * request a different one of 10,000 seeded sessions. The table runs 5 times, alternating the row
+ * order; the figures printed are medians (ratios are medians of the per-round ratios).
+ *
+ * Environment overrides for quick looks (the defaults are the published method):
+ * BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { RedisStore } from 'connect-redis';
+import { sign } from 'cookie-signature';
+import Redis from 'ioredis';
+import { createClient } from 'redis';
+import { generateSessionId } from '../../src/session/ids';
+import { RedisSessionStore } from '../../src/store/redis';
+import { freePort } from '../support/redis-server';
+
+const ROOT = resolve(__dirname, '..', '..');
+const BENCH = __dirname;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const SESSIONS = 10_000;
+const MEMORY_SESSIONS = 100_000;
+const TOKEN = 'bench-service-token-0123456789';
+const PEER_SECRET = 'bench-peer-secret';
+const SERVER_CORE = '0';
+const LOAD_CORE = '1';
+
+interface Measurement {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  redisCommandsPerRequest: number;
+  rssMiB: number;
+}
+
+interface Row {
+  readonly name: string;
+  readonly what: string;
+  /** Sessions read per request (10 for the batch). */
+  readonly sessionsPerRequest: number;
+  start(port: number): ChildProcess;
+  readonly path: string;
+  readonly mode: 'constant' | 'header' | 'cookie' | 'graphql' | 'batch';
+  readonly linesFile: string;
+  check(base: string): Promise<void>;
+}
+
+function user(i: number): Record<string, unknown> {
+  // About 300 bytes of JSON, like a member record a module keeps in the session.
+  return {
+    id: 100000 + i,
+    login: `member${i}`,
+    name: `Kim Minsoo ${i}`,
+    email: `member${i}@example.com`,
+    roles: ['member', i % 10 === 0 ? 'admin' : 'reader'],
+    locale: 'ko-KR',
+    tier: 'gold',
+    joinedAt: '2019-03-14T09:26:53.589Z',
+    flags: { newsletter: true, twoFactor: i % 2 === 0, beta: false },
+    address: { city: 'Seoul', district: 'Gangnam-gu', zip: '06236' },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function requireTool(command: string, hint: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${command} is needed for the benchmark: ${hint}`);
+  }
+}
+
+function pinned(core: string, command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn('taskset', ['-c', core, command, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    if (child.exitCode !== null) throw new Error(`server for ${url} exited with ${child.exitCode}`);
+    try {
+      await fetch(url, { headers: { 'X-Session-ID': 'probe' } });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nothing answered at ${url}`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+function rssMiB(pid: number): number {
+  // taskset execs the server, so the pid is the server's own.
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function commandsProcessed(redis: Redis): Promise<number> {
+  return Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
+}
+
+function wrk(url: string, row: Row, seconds: number): { requests: number; durationUs: number; errors: number; p50Us: number; p99Us: number } {
+  const output = execFileSync(
+    'taskset',
+    ['-c', LOAD_CORE, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '5s', '-s', join(BENCH, 'rotate.lua'), url],
+    { env: { ...process.env, BENCH_MODE: row.mode, BENCH_IDS: row.linesFile, BENCH_TOKEN: TOKEN }, encoding: 'utf8' },
+  );
+  const line = output.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  if (line === undefined) throw new Error(`wrk printed no result:\n${output}`);
+  const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as Record<string, number>;
+  const errors = (r.connectErrors ?? 0) + (r.readErrors ?? 0) + (r.writeErrors ?? 0) + (r.statusErrors ?? 0) + (r.timeouts ?? 0);
+  return { requests: r.requests as number, durationUs: r.durationUs as number, errors, p50Us: r.p50Us as number, p99Us: r.p99Us as number };
+}
+
+async function measure(row: Row, redis: Redis): Promise<Measurement> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = row.start(port);
+  try {
+    await waitForHttp(`${base}${row.path}`, child);
+    await row.check(base);
+    wrk(`${base}${row.path}`, row, WARMUP_SECONDS);
+    const before = await commandsProcessed(redis);
+    const result = wrk(`${base}${row.path}`, row, SECONDS);
+    const after = await commandsProcessed(redis);
+    const rss = rssMiB(child.pid as number);
+    return {
+      requestsPerSecond: result.requests / (result.durationUs / 1e6),
+      p50Ms: result.p50Us / 1000,
+      p99Ms: result.p99Us / 1000,
+      errors: result.errors,
+      // INFO itself is one command; subtract it.
+      redisCommandsPerRequest: (after - before - 1) / result.requests,
+      rssMiB: rss,
+    };
+  } finally {
+    await stop(child);
+  }
+}
+
+function assertEqualJson(actual: unknown, expected: unknown, what: string): void {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(`${what} answered ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  requireTool('wrk', 'apt-get install -y wrk');
+  requireTool('redis-server', 'apt-get install -y redis-server');
+  requireTool('taskset', 'apt-get install -y util-linux');
+  if (cpus().length < 2) throw new Error('the benchmark pins the server and the load to different cores: it needs 2 cores');
+
+  const work = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+  const redisPort = await freePort();
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const redisServer = pinned(LOAD_CORE, 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work]);
+  const redis = new Redis(redisPort, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) });
+  await redis.ping();
+
+  try {
+    console.log(`seeding ${SESSIONS} sessions for each of the gateway, the floor and the peer …`);
+    const ids = Array.from({ length: SESSIONS }, () => generateSessionId());
+    const users = ids.map((_, i) => user(i));
+    const store = new RedisSessionStore({ url: redisUrl, namespace: 'session', maxAttributeBytes: 65536, touchIntervalSeconds: 60, commandTimeoutMs: 5000 });
+    await store.ping().catch(async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      await store.ping();
+    });
+    const peerClient = createClient({ url: redisUrl });
+    await peerClient.connect();
+    const peerStore = new RedisStore({ client: peerClient, prefix: 'sess:' });
+    const peerSet = (sid: string, data: object): Promise<void> =>
+      new Promise((ok, fail) => peerStore.set(sid, data as never, (error?: unknown) => (error ? fail(error) : ok())));
+    for (let start = 0; start < SESSIONS; start += 500) {
+      await Promise.all(
+        ids.slice(start, start + 500).map(async (id, offset) => {
+          const i = start + offset;
+          const json = JSON.stringify(users[i]);
+          await store.create(id, { principal: String(users[i]?.id), attributes: [['user', json]], maxInactiveSeconds: 3600 });
+          await redis.set(`floor:${id}`, json);
+          await peerSet(id, { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000), httpOnly: true, path: '/' }, user: users[i] });
+        }),
+      );
+    }
+    await store.close();
+    await peerClient.quit();
+    // Creation gives every session a fresh lastAccessedAt: reads during the run are within the
+    // touch interval for the first minute and touch once per session after that, as in production.
+
+    const idsFile = join(work, 'ids.txt');
+    const cookiesFile = join(work, 'cookies.txt');
+    const batchesFile = join(work, 'batches.txt');
+    writeFileSync(idsFile, `${ids.join('\n')}\n`);
+    writeFileSync(cookiesFile, `${ids.map((id) => `connect.sid=${encodeURIComponent(`s:${sign(id, PEER_SECRET)}`)}`).join('\n')}\n`);
+    const batches: string[] = [];
+    for (let i = 0; i + 10 <= SESSIONS; i += 10) batches.push(ids.slice(i, i + 10).map((id) => `"${id}"`).join(','));
+    writeFileSync(batchesFile, `${batches.join('\n')}\n`);
+    writeFileSync(join(work, 'constant.txt'), 'x\n');
+
+    const tsx = ['--import', 'tsx'];
+    const gateway = (port: number): ChildProcess =>
+      pinned(SERVER_CORE, process.execPath, [join(ROOT, 'dist', 'main.js')], {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: redisUrl,
+        SERVICE_TOKENS: TOKEN,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+      });
+    const server = (file: string) => (port: number): ChildProcess =>
+      pinned(SERVER_CORE, process.execPath, [...tsx, join(BENCH, 'servers', file)], { PORT: String(port), REDIS_URL: redisUrl, PEER_SECRET });
+    const first = users[0];
+    const firstId = ids[0] as string;
+
+    const rows: Row[] = [
+      {
+        name: 'ceiling', what: 'node:http, constant JSON', sessionsPerRequest: 1, start: server('ceiling.ts'), path: '/', mode: 'constant',
+        linesFile: join(work, 'constant.txt'),
+        check: async (base) => assertEqualJson(await (await fetch(base)).json(), { ok: true }, 'ceiling'),
+      },
+      {
+        name: 'floor', what: 'node:http + one ioredis GET', sessionsPerRequest: 1, start: server('floor.ts'), path: '/', mode: 'header', linesFile: idsFile,
+        check: async (base) => assertEqualJson(await (await fetch(base, { headers: { 'X-Session-ID': firstId } })).json(), first, 'floor'),
+      },
+      {
+        name: 'peer', what: 'express-session + connect-redis', sessionsPerRequest: 1, start: server('peer.ts'), path: '/session', mode: 'cookie', linesFile: cookiesFile,
+        check: async (base) => {
+          const cookie = readFileSync(cookiesFile, 'utf8').split('\n')[0] as string;
+          assertEqualJson(await (await fetch(`${base}/session`, { headers: { Cookie: cookie } })).json(), first, 'peer');
+        },
+      },
+      {
+        name: 'REST', what: 'GET /api/v2/session', sessionsPerRequest: 1, start: gateway, path: '/api/v2/session', mode: 'header', linesFile: idsFile,
+        check: async (base) => {
+          const response = await fetch(`${base}/api/v2/session`, { headers: { 'X-Session-ID': firstId } });
+          assertEqualJson(await response.json(), first, 'REST');
+          if (response.headers.get('x-session-id') !== firstId) throw new Error('REST did not echo the session ID');
+        },
+      },
+      {
+        name: 'GraphQL', what: 'query { session { id attributes } }', sessionsPerRequest: 1, start: gateway, path: '/graphql', mode: 'graphql', linesFile: idsFile,
+        check: async (base) => {
+          const response = await fetch(`${base}/graphql`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'X-Session-ID': firstId },
+            body: JSON.stringify({ query: '{ session { id attributes } }' }),
+          });
+          const body = (await response.json()) as { data: { session: { attributes: { user: unknown } } } };
+          assertEqualJson(body.data.session.attributes.user, first, 'GraphQL');
+        },
+      },
+      {
+        name: 'GraphQL batch', what: 'sessions(ids: [10 ids])', sessionsPerRequest: 10, start: gateway, path: '/graphql', mode: 'batch', linesFile: batchesFile,
+        check: async (base) => {
+          const response = await fetch(`${base}/graphql`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+            body: JSON.stringify({ query: 'query($ids: [ID!]!) { sessions(ids: $ids) { id attributes } }', variables: { ids: ids.slice(0, 10) } }),
+          });
+          const body = (await response.json()) as { data: { sessions: Array<{ attributes: { user: unknown } }> } };
+          assertEqualJson(body.data.sessions.map((s) => s.attributes.user), users.slice(0, 10), 'GraphQL batch');
+        },
+      },
+    ];
+
+    const results = new Map<string, Measurement[]>(rows.map((row) => [row.name, []]));
+    const ratioRuns: Array<Record<string, number>> = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? rows : [...rows].reverse();
+      const roundResults = new Map<string, Measurement>();
+      for (const row of order) {
+        const m = await measure(row, redis);
+        roundResults.set(row.name, m);
+        results.get(row.name)?.push(m);
+        console.log(`round ${round + 1}/${ROUNDS} ${row.name.padEnd(14)} ${m.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${m.p50Ms.toFixed(2)} ms  p99 ${m.p99Ms.toFixed(2)} ms  errors ${m.errors}`);
+      }
+      const rps = (name: string): number => roundResults.get(name)?.requestsPerSecond ?? NaN;
+      const p99 = (name: string): number => roundResults.get(name)?.p99Ms ?? NaN;
+      ratioRuns.push({
+        restFloor: rps('REST') / rps('floor'),
+        restPeer: rps('REST') / rps('peer'),
+        restP99Floor: p99('REST') / p99('floor'),
+        graphqlFloor: rps('GraphQL') / rps('floor'),
+        graphqlPeer: rps('GraphQL') / rps('peer'),
+        graphqlP99Floor: p99('GraphQL') / p99('floor'),
+        batchSessionsOverSingle: (rps('GraphQL batch') * 10) / rps('GraphQL'),
+      });
+    }
+
+    const extras = await extraMeasurements(redisUrl, redis, work, gateway, ids);
+
+    const table = rows.map((row) => {
+      const runs = results.get(row.name) as Measurement[];
+      const rpsMedian = median(runs.map((m) => m.requestsPerSecond));
+      const floorRps = median((results.get('floor') as Measurement[]).map((m) => m.requestsPerSecond));
+      const peerRps = median((results.get('peer') as Measurement[]).map((m) => m.requestsPerSecond));
+      return {
+        row: row.name,
+        what: row.what,
+        requestsPerSecond: Math.round(rpsMedian),
+        sessionsPerSecond: Math.round(rpsMedian * row.sessionsPerRequest),
+        p50Ms: median(runs.map((m) => m.p50Ms)),
+        p99Ms: median(runs.map((m) => m.p99Ms)),
+        errors: runs.reduce((sum, m) => sum + m.errors, 0),
+        redisCommandsPerRequest: median(runs.map((m) => m.redisCommandsPerRequest)),
+        rssMiB: median(runs.map((m) => m.rssMiB)),
+        xFloor: rpsMedian / floorRps,
+        xPeer: rpsMedian / peerRps,
+      };
+    });
+    const ratios = Object.fromEntries(Object.keys(ratioRuns[0] ?? {}).map((key) => [key, median(ratioRuns.map((r) => r[key] as number))]));
+    report(table, ratios, extras);
+
+    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+    const out = join(ROOT, 'test-results', 'bench.json');
+    writeFileSync(out, JSON.stringify({ method: { ROUNDS, SECONDS, WARMUP_SECONDS, CONNECTIONS, SESSIONS }, table, ratios, ratioRuns, extras }, null, 2));
+    console.log(`\nwritten: ${out}`);
+  } finally {
+    redis.disconnect();
+    await stop(redisServer);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+interface Extras {
+  redisRoundTripsPerBatchOf10: number;
+  redisCommandsPerReadWithinTouchInterval: number;
+  writesPer1000ReadsWithinTouchInterval: number;
+  memoryBytesPerSessionGateway: number;
+  memoryBytesPerSessionPeer: number;
+}
+
+/** Round trips of a batch read, commands of a read, and Redis memory per session. */
+async function extraMeasurements(
+  redisUrl: string,
+  redis: Redis,
+  work: string,
+  gateway: (port: number) => ChildProcess,
+  ids: string[],
+): Promise<Extras> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = gateway(port);
+  let roundTrips: number;
+  let commandsPerRead: number;
+  let writesPer1000: number;
+  try {
+    await waitForHttp(`${base}/api/v2/session`, child);
+    const batch = JSON.stringify({ query: 'query($ids: [ID!]!) { sessions(ids: $ids) { id } }', variables: { ids: ids.slice(100, 110) } });
+    const post = (): Promise<Response> =>
+      fetch(`${base}/graphql`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, body: batch });
+    await (await post()).text();
+    // One request at a time: every command the gateway sends is its own round trip here.
+    let before = await commandsProcessed(redis);
+    for (let i = 0; i < 100; i++) await (await post()).text();
+    roundTrips = ((await commandsProcessed(redis)) - before - 1) / 100;
+
+    // A fresh session: 1,000 reads within the touch interval.
+    const fresh = await fetch(`${base}/api/v2/session`);
+    const id = fresh.headers.get('x-session-id') as string;
+    const writes = async (): Promise<number> => {
+      const info = await redis.info('commandstats');
+      return ['set', 'setrange', 'pexpireat', 'pexpire', 'expire', 'evalsha', 'eval', 'del'].reduce(
+        (sum, command) => sum + Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0),
+        0,
+      );
+    };
+    const writesBefore = await writes();
+    before = await commandsProcessed(redis);
+    for (let i = 0; i < 1000; i++) await (await fetch(`${base}/api/v2/session`, { headers: { 'X-Session-ID': id } })).text();
+    commandsPerRead = ((await commandsProcessed(redis)) - before - 1) / 1000;
+    writesPer1000 = (await writes()) - writesBefore;
+  } finally {
+    await stop(child);
+  }
+
+  // Memory: the same content, 100,000 sessions, each store's own format, on an empty database.
+  const memoryPort = await freePort();
+  const memoryServer = pinned(LOAD_CORE, 'redis-server', ['--port', String(memoryPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work]);
+  const memoryUrl = `redis://127.0.0.1:${memoryPort}`;
+  const memoryRedis = new Redis(memoryPort, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) });
+  try {
+    await memoryRedis.ping();
+    const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await memoryRedis.info('memory'))?.[1]);
+    const memoryIds = Array.from({ length: MEMORY_SESSIONS }, () => generateSessionId());
+
+    const store = new RedisSessionStore({ url: memoryUrl, namespace: 'session', maxAttributeBytes: 65536, touchIntervalSeconds: 60, commandTimeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 200));
+    let before = await usedMemory();
+    for (let start = 0; start < MEMORY_SESSIONS; start += 1000) {
+      await Promise.all(
+        memoryIds.slice(start, start + 1000).map((id, offset) =>
+          store.create(id, { principal: String(100000 + start + offset), attributes: [['user', JSON.stringify(user(start + offset))]], maxInactiveSeconds: 3600 }),
+        ),
+      );
+    }
+    const gatewayBytes = ((await usedMemory()) - before) / MEMORY_SESSIONS;
+    await store.close();
+    await memoryRedis.flushall();
+
+    const peerClient = createClient({ url: memoryUrl });
+    await peerClient.connect();
+    const peerStore = new RedisStore({ client: peerClient, prefix: 'sess:' });
+    before = await usedMemory();
+    for (let start = 0; start < MEMORY_SESSIONS; start += 1000) {
+      await Promise.all(
+        memoryIds.slice(start, start + 1000).map(
+          (id, offset) =>
+            new Promise<void>((ok, fail) =>
+              peerStore.set(
+                id,
+                { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000), httpOnly: true, path: '/' }, user: user(start + offset) } as never,
+                (error?: unknown) => (error ? fail(error) : ok()),
+              ),
+            ),
+        ),
+      );
+    }
+    const peerBytes = ((await usedMemory()) - before) / MEMORY_SESSIONS;
+    await peerClient.quit();
+    return {
+      redisRoundTripsPerBatchOf10: roundTrips,
+      redisCommandsPerReadWithinTouchInterval: commandsPerRead,
+      writesPer1000ReadsWithinTouchInterval: writesPer1000,
+      memoryBytesPerSessionGateway: gatewayBytes,
+      memoryBytesPerSessionPeer: peerBytes,
+    };
+  } finally {
+    memoryRedis.disconnect();
+    await stop(memoryServer);
+  }
+}
+
+function report(table: Array<Record<string, string | number>>, ratios: Record<string, number>, extras: Extras): void {
+  const f = (n: number, digits = 2): string => n.toFixed(digits);
+  console.log(`\nmedians of ${ROUNDS} rounds; ${SECONDS} s measured after ${WARMUP_SECONDS} s warm-up; ${CONNECTIONS} connections; server on core ${SERVER_CORE}, wrk + redis-server on core ${LOAD_CORE}\n`);
+  console.log('| row | what | req/s | sessions/s | p50 ms | p99 ms | errors | Redis cmds/req | RSS MiB | × floor | × peer |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of table) {
+    console.log(
+      `| ${r.row} | ${r.what} | ${r.requestsPerSecond} | ${r.sessionsPerSecond} | ${f(r.p50Ms as number)} | ${f(r.p99Ms as number)} | ${r.errors} | ${f(r.redisCommandsPerRequest as number)} | ${f(r.rssMiB as number, 0)} | ${f(r.xFloor as number)} | ${f(r.xPeer as number)} |`,
+    );
+  }
+  const total = (name: string): number => Number(table.find((r) => r.row === name)?.errors ?? 0);
+  const memoryRatio = extras.memoryBytesPerSessionGateway / extras.memoryBytesPerSessionPeer;
+  const targets: Array<[string, boolean, string]> = [
+    ['REST ≥ 0.9 × floor', ratios.restFloor! >= 0.9, f(ratios.restFloor!)],
+    ['REST ≥ 5 × peer', ratios.restPeer! >= 5, f(ratios.restPeer!)],
+    ["REST p99 ≤ 1.5 × floor's", ratios.restP99Floor! <= 1.5, f(ratios.restP99Floor!)],
+    ['GraphQL ≥ 0.5 × floor', ratios.graphqlFloor! >= 0.5, f(ratios.graphqlFloor!)],
+    ['GraphQL ≥ 3 × peer', ratios.graphqlPeer! >= 3, f(ratios.graphqlPeer!)],
+    ["GraphQL p99 ≤ 3 × floor's", ratios.graphqlP99Floor! <= 3, f(ratios.graphqlP99Floor!)],
+    ['batch of 10: 1 Redis round trip', extras.redisRoundTripsPerBatchOf10 <= 1, f(extras.redisRoundTripsPerBatchOf10)],
+    ["batch sessions/s ≥ 4 × GraphQL single's", ratios.batchSessionsOverSingle! >= 4, f(ratios.batchSessionsOverSingle!)],
+    ['read within touch interval: 1 Redis command', extras.redisCommandsPerReadWithinTouchInterval <= 1, f(extras.redisCommandsPerReadWithinTouchInterval, 3)],
+    ['1,000 reads within the interval: ≤ 1 write', extras.writesPer1000ReadsWithinTouchInterval <= 1, String(extras.writesPer1000ReadsWithinTouchInterval)],
+    ['0 errors on every row', table.every((r) => total(String(r.row)) === 0), String(table.reduce((s, r) => s + Number(r.errors), 0))],
+    ["Redis memory/session ≤ 1.2 × connect-redis's", memoryRatio <= 1.2, `${f(extras.memoryBytesPerSessionGateway, 0)} B vs ${f(extras.memoryBytesPerSessionPeer, 0)} B = ${f(memoryRatio)}`],
+  ];
+  console.log('\n| target | measured | met |\n|---|---:|---|');
+  for (const [name, met, measured] of targets) console.log(`| ${name} | ${measured} | ${met ? 'yes' : 'NO'} |`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.stack : error);
+    process.exit(1);
+  },
+);
