@@ -91,7 +91,6 @@ async function sessionKeys(): Promise<number> {
 interface LogLine {
   /** Every instance nginx tried, in order: more than one when it retried. */
   readonly upstreams: string[];
-  readonly upstreamStatuses: string[];
   readonly status: number;
   readonly rid: string;
 }
@@ -99,13 +98,12 @@ interface LogLine {
 function parseLog(text: string): LogLine[] {
   const lines: LogLine[] = [];
   for (const line of text.split('\n')) {
-    const match = /" (\d{3}) .* upstream="([^"]*)" ustatus="([^"]*)" .* rid=(\S+)/.exec(line);
+    const match = /" (\d{3}) .* upstream="([^"]*)" .* rid=(\S+)/.exec(line);
     if (match === null) continue;
     lines.push({
       status: Number(match[1]),
       upstreams: (match[2] ?? '').split(', '),
-      upstreamStatuses: (match[3] ?? '').split(', '),
-      rid: match[4] ?? '',
+      rid: match[3] ?? '',
     });
   }
   return lines;

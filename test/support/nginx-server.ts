@@ -105,12 +105,12 @@ export async function startNginx(site: Omit<NginxSite, 'port'>): Promise<NginxSe
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
+  let spawnError: Error | undefined;
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.once('error', (error) => (stderr += `cannot run nginx (is the nginx package installed?): ${error.message}`));
+  child.once('error', (error) => (spawnError = error));
   await waitUntil(async () => {
-    if (child.exitCode !== null || stderr.includes('cannot run')) {
-      throw new Error(`nginx did not start: ${stderr}${readIfExists(join(config.dir, 'logs', 'error.log'))}`);
-    }
+    if (spawnError !== undefined) throw new Error(`cannot run nginx (is the nginx package installed?): ${spawnError.message}`);
+    if (child.exitCode !== null) throw new Error(`nginx did not start: ${stderr}${readIfExists(join(config.dir, 'logs', 'error.log'))}`);
     return accepts(port);
   }, 10000);
 
