@@ -1,0 +1,279 @@
+/**
+ * The shipped nginx configuration in front of two real gateway processes and one real Redis:
+ * the legacy URL, failover, the access log and the issuance rate limit, all seen through nginx.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type Redis from 'ioredis';
+import { SERVICE, uniqueNamespace, waitUntil } from '../support/gateway';
+import { buildGateway, startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
+import { renderNginxConfig, SHIPPED_DIR, startNginx, testNginxConfig, type NginxServer } from '../support/nginx-server';
+import { startRedis, type RedisServer } from '../support/redis-server';
+
+const USER = { id: 7, name: 'Ana' };
+const LOAD_REQUESTS = 2000;
+const LOAD_IN_FLIGHT = 20;
+const KILL_AFTER = 500;
+// The test's issuance budget: 1 request per minute plus the shipped burst of 20, so the budget is
+// spent by request 22 however slow the machine is.
+const ISSUE_RATE = '1r/m';
+const SHIPPED_BURST = 20;
+
+let redisServer: RedisServer;
+let redis: Redis;
+let namespace: string;
+let instanceA: GatewayProcess;
+let instanceB: GatewayProcess;
+let nginx: NginxServer;
+const agent = new Agent({ keepAlive: true, maxSockets: LOAD_IN_FLIGHT });
+
+beforeAll(async () => {
+  await buildGateway();
+  redisServer = await startRedis();
+  redis = redisServer.client();
+  namespace = uniqueNamespace();
+  [instanceA, instanceB] = await Promise.all([
+    startGatewayProcess({ redisUrl: redisServer.url, namespace }),
+    startGatewayProcess({ redisUrl: redisServer.url, namespace }),
+  ]);
+  nginx = await startNginx({ upstreams: [instanceA.address, instanceB.address], issueRate: ISSUE_RATE });
+}, 60000);
+
+afterAll(async () => {
+  agent.destroy();
+  await nginx?.destroy();
+  await instanceA?.kill();
+  await instanceB?.kill();
+  await redisServer?.destroy();
+});
+
+interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** The X-Request-ID sent, to find the request in the access log. */
+  readonly rid: string;
+}
+
+function call(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
+  const rid = randomUUID();
+  return new Promise((resolve, reject) => {
+    const outgoing = request({ host: '127.0.0.1', port: nginx.port, method, path, agent, headers: { 'x-request-id': rid, ...headers } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text, rid }));
+      response.on('error', reject);
+    });
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
+const get = (path: string, headers?: Record<string, string>): Promise<Reply> => call('GET', path, headers);
+
+async function gql(query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Reply> {
+  return call('POST', '/graphql', { 'content-type': 'application/json', ...headers }, JSON.stringify({ query, variables }));
+}
+
+async function issueWithUser(): Promise<{ id: string; rid: string }> {
+  const reply = await gql('mutation($u: JSON) { issueSession(input: { principal: "7", attributes: { user: $u } }) { id } }', { u: USER }, SERVICE);
+  expect(reply.status).toBe(200);
+  return { id: (JSON.parse(reply.body) as { data: { issueSession: { id: string } } }).data.issueSession.id, rid: reply.rid };
+}
+
+async function sessionKeys(): Promise<number> {
+  return (await redis.keys(`${namespace}:*`)).length;
+}
+
+interface LogLine {
+  /** Every instance nginx tried, in order: more than one when it retried. */
+  readonly upstreams: string[];
+  readonly status: number;
+  readonly rid: string;
+}
+
+function parseLog(text: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of text.split('\n')) {
+    const match = /" (\d{3}) .* upstream="([^"]*)" .* rid=(\S+)/.exec(line);
+    if (match === null) continue;
+    lines.push({
+      status: Number(match[1]),
+      upstreams: (match[2] ?? '').split(', '),
+      rid: match[3] ?? '',
+    });
+  }
+  return lines;
+}
+
+/** The access-log lines of these requests, once nginx has written them all. */
+async function logLinesOf(rids: readonly string[], since = 0): Promise<LogLine[]> {
+  let found: LogLine[] = [];
+  await waitUntil(async () => {
+    const wanted = new Set(rids);
+    found = parseLog(nginx.accessLog().slice(since)).filter((line) => wanted.has(line.rid));
+    return found.length === wanted.size;
+  });
+  return found;
+}
+
+describe('the shipped configuration', () => {
+  test('nginx -t accepts it with only the site paths and port filled in', async () => {
+    const config = renderNginxConfig({ port: 8080 });
+    try {
+      const result = await testNginxConfig(config);
+      expect(result.output).toContain('test is successful');
+      expect(result.code).toBe(0);
+    } finally {
+      rmSync(config.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the tests run the shipped location blocks and proxy settings byte for byte', () => {
+    for (const file of ['session-gateway.conf', 'session-gateway-proxy.conf']) {
+      expect(readFileSync(join(nginx.config.dir, 'conf', file), 'utf8')).toBe(readFileSync(join(SHIPPED_DIR, file), 'utf8'));
+    }
+  });
+});
+
+describe('the legacy URL through nginx', () => {
+  test.each([
+    ['?JSESSIONID=<id>', (id: string) => get(`/api/v1/session?JSESSIONID=${id}`)],
+    ['?foo=1&jsessionid=<id>', (id: string) => get(`/api/v1/session?foo=1&jsessionid=${id}`)],
+    [';jsessionid=<id>', (id: string) => get(`/api/v1/session;jsessionid=${id}`)],
+    ['an X-Session-ID header only', (id: string) => get('/api/v1/session', { 'X-Session-ID': id })],
+    ['an empty JSESSIONID and the X-Session-ID header', (id: string) => get('/api/v1/session?JSESSIONID=&foo=1', { 'X-Session-ID': id })],
+  ])('%s: answers the session user and echoes the ID', async (_form, fetch) => {
+    const { id } = await issueWithUser();
+    const before = await sessionKeys();
+    const reply = await fetch(id);
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body)).toEqual(USER);
+    expect(reply.headers['x-session-id']).toBe(id);
+    expect(await sessionKeys()).toBe(before);
+  });
+});
+
+describe('two instances, one Redis', () => {
+  test('a session issued through one instance is read through the other', async () => {
+    const issued = await issueWithUser();
+    const [issuedBy] = await logLinesOf([issued.rid]);
+    const issuer = issuedBy?.upstreams.at(-1);
+    expect([instanceA.address, instanceB.address]).toContain(issuer);
+
+    // Round robin: within a few reads one goes to the other instance.
+    let readByOther: Reply | undefined;
+    for (let attempt = 0; attempt < 10 && readByOther === undefined; attempt++) {
+      const reply = await get('/api/v2/session', { 'X-Session-ID': issued.id });
+      const [line] = await logLinesOf([reply.rid]);
+      if (line?.upstreams.at(-1) !== issuer) readByOther = reply;
+    }
+    expect(readByOther?.status).toBe(200);
+    expect(JSON.parse(readByOther?.body ?? '')).toEqual(USER);
+    expect(readByOther?.headers['x-session-id']).toBe(issued.id);
+  });
+
+  test(`killing an instance during ${LOAD_REQUESTS} GETs fails no request; restarted, it gets traffic again`, async () => {
+    const { id } = await issueWithUser();
+    const logStart = nginx.accessLog().length;
+    const failures: string[] = [];
+    let next = 0;
+    let done = 0;
+    let killed: Promise<void> | undefined;
+
+    async function worker(): Promise<void> {
+      while (next < LOAD_REQUESTS) {
+        next += 1;
+        try {
+          const reply = await get('/api/v2/session', { 'X-Session-ID': id });
+          if (reply.status !== 200 || reply.headers['x-session-id'] !== id) failures.push(`${reply.status} ${reply.body.slice(0, 200)}`);
+        } catch (error) {
+          failures.push(String(error));
+        }
+        done += 1;
+        if (done === KILL_AFTER) killed = instanceB.kill();
+      }
+    }
+    await Promise.all(Array.from({ length: LOAD_IN_FLIGHT }, worker));
+    await killed;
+
+    expect(failures).toEqual([]);
+    expect(done).toBe(LOAD_REQUESTS);
+    const lines = parseLog(nginx.accessLog().slice(logStart));
+    expect(lines.length).toBeGreaterThanOrEqual(LOAD_REQUESTS);
+    // B answered before it died, and nginx retried on A what B could no longer answer.
+    expect(lines.some((line) => line.upstreams.length === 1 && line.upstreams[0] === instanceB.address)).toBe(true);
+    expect(lines.some((line) => line.upstreams.length === 2 && line.upstreams[0] === instanceB.address && line.upstreams[1] === instanceA.address)).toBe(true);
+
+    await instanceB.start();
+    // B is back in rotation once its fail_timeout is over: keep a trickle of requests going until
+    // one is answered by B.
+    const restartStart = nginx.accessLog().length;
+    await waitUntil(async () => {
+      const reply = await get('/api/v2/session', { 'X-Session-ID': id });
+      expect(reply.status).toBe(200);
+      return parseLog(nginx.accessLog().slice(restartStart)).some((line) => line.upstreams.at(-1) === instanceB.address && line.status === 200);
+    }, 15000);
+
+    const spread = await Promise.all(Array.from({ length: 20 }, () => get('/api/v2/session', { 'X-Session-ID': id })));
+    expect(spread.map((reply) => reply.status)).toEqual(spread.map(() => 200));
+    const answeredBy = new Set((await logLinesOf(spread.map((reply) => reply.rid), restartStart)).map((line) => line.upstreams.at(-1)));
+    expect(answeredBy).toEqual(new Set([instanceA.address, instanceB.address]));
+  }, 45000);
+});
+
+describe('the access log', () => {
+  test('holds no session ID, whichever way the ID came', async () => {
+    const { id } = await issueWithUser();
+    const replies = [
+      await get(`/api/v1/session?JSESSIONID=${id}`),
+      await get(`/api/v1/session;jsessionid=${id}?x=1`),
+      await get('/api/v1/session', { 'X-Session-ID': id }),
+      await get('/api/v2/session', { 'X-Session-ID': id, Cookie: `JSESSIONID=${id}` }),
+      await gql('{ session { id } }', {}, { 'X-Session-ID': id }),
+      await get(`/api/v1/sessions;jsessionid=${id}?jsessionid=${id}`, { Referer: `https://app.example/x?JSESSIONID=${id}` }),
+    ];
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200, 200, 404]);
+    const lines = await logLinesOf(replies.map((reply) => reply.rid));
+    expect(lines).toHaveLength(replies.length);
+    expect(nginx.accessLog()).not.toContain(id);
+  });
+});
+
+describe('the rate limit on anonymous issuance', () => {
+  test('past its budget, ID-less requests get 429 and leave no session behind', async () => {
+    const before = await sessionKeys();
+    const statuses: number[] = [];
+    let sent = 0;
+    async function worker(): Promise<void> {
+      while (sent < 40) {
+        sent += 1;
+        statuses.push((await get('/api/v2/session')).status);
+      }
+    }
+    await Promise.all(Array.from({ length: 10 }, worker));
+
+    const issued = statuses.filter((status) => status === 200).length;
+    const refused = statuses.filter((status) => status === 429).length;
+    expect(issued + refused).toBe(40);
+    expect(issued).toBeGreaterThan(0);
+    expect(issued).toBeLessThanOrEqual(SHIPPED_BURST + 2);
+    expect(refused).toBeGreaterThan(0);
+    expect(await sessionKeys()).toBe(before + issued);
+
+    // The same budget covers the legacy URL and IDs that cannot be session IDs; a caller with a
+    // real session is not limited.
+    const { id } = await issueWithUser();
+    const afterIssue = await sessionKeys();
+    expect((await get('/api/v1/session')).status).toBe(429);
+    expect((await get('/api/v2/session', { 'X-Session-ID': 'made-up' })).status).toBe(429);
+    expect((await get(`/api/v1/session?JSESSIONID=${id.slice(1)}`)).status).toBe(429);
+    const legitimate = await get('/api/v2/session', { 'X-Session-ID': id });
+    expect(legitimate.status).toBe(200);
+    expect(legitimate.headers['x-session-id']).toBe(id);
+    expect(await sessionKeys()).toBe(afterIssue);
+  });
+});
