@@ -3,18 +3,19 @@
  * Builds the per-request context, maps every error onto the closed set of codes in errors.ts,
  * and stops Apollo with the app.
  */
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, Kind, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { GatewayError, isErrorCode } from '../errors';
+import type { Metrics } from '../metrics';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
 import { presentedSessionId, type SessionTransport } from '../session/transport';
 import type { SessionStore } from '../store/store';
-import { sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
 import { buildSchema } from './schema';
 
 export interface GraphQLOptions {
@@ -26,6 +27,7 @@ export interface GraphQLOptions {
   readonly limits: GraphQLLimits;
   readonly introspection: boolean;
   readonly landingPage: boolean;
+  readonly metrics: Metrics;
 }
 
 /** Apollo's own codes for a request that is wrong before it runs. */
@@ -43,25 +45,37 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   // No Apollo drain plugin: it closes Fastify from inside apollo.stop(), and here it is the
   // other way round. app.close() stops accepting, lets in-flight requests finish, then stops Apollo.
   const plugins: ApolloServerPlugin<GraphQLContext>[] = [
+    operationReportPlugin,
     options.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
   ];
   const apollo = new ApolloServer<GraphQLContext>({
     schema: buildSchema(),
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGTERM/SIGINT. Apollo's own handler (on outside NODE_ENV=test) would stop
+    // Apollo under the requests still draining, answering them 500, and swallow the signal.
+    stopOnTerminationSignals: false,
     plugins,
     formatError: (formatted, error) => formatError(formatted, error, app),
   });
   await apollo.start();
   app.addHook('onClose', async () => apollo.stop());
 
+  const batch = sessionBatchLoader(options.store, (size) => options.metrics.observeLoaderBatch(size));
   const handler = fastifyApolloHandler(apollo, {
-    context: async (request, reply) => createContext(request, reply, options),
+    context: async (request, reply) => createContext(request, reply, options, batch),
   });
   app.route({ method: ['GET', 'POST'], url: '/graphql', handler });
 }
 
-async function createContext(request: FastifyRequest, reply: FastifyReply, options: GraphQLOptions): Promise<GraphQLContext> {
+async function createContext(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: GraphQLOptions,
+  batch: Parameters<typeof sessionLoader>[0],
+): Promise<GraphQLContext> {
+  // Until Apollo has parsed the document, this is a GraphQL request of unknown operation.
+  request.operation = 'other';
   let caller: Caller;
   try {
     caller = {
@@ -69,17 +83,59 @@ async function createContext(request: FastifyRequest, reply: FastifyReply, optio
       sessionId: presentedSessionId(request.headers, options.transport),
     };
   } catch (error) {
-    if (error instanceof GatewayError) throw new GraphQLError(error.message, { extensions: error.extensions });
+    if (error instanceof GatewayError) {
+      // Apollo answers a failed context without running its plugins: report the code here.
+      request.errorCode = error.code;
+      throw new GraphQLError(error.message, { extensions: error.extensions });
+    }
     throw error;
   }
   return {
     caller,
-    sessions: sessionLoader(options.store),
+    sessions: sessionLoader(batch),
     store: options.store,
     limits: options.limits,
     announceSessionId: (id) => void reply.header(options.sessionHeader, id),
+    events: options.metrics,
+    report: request,
   };
 }
+
+/** The schema's root fields: the only values the `operation` metric label takes besides `other`. */
+const ROOT_FIELDS = new Set(['session', 'sessions', 'issueSession', 'updateSession', 'revokeSession']);
+
+/**
+ * The root field an operation runs, when it runs exactly one of the schema's (aliases and
+ * repeats allowed); otherwise `'other'`. Bounded, unlike the client-chosen operation name.
+ */
+function operationLabel(operation: OperationDefinitionNode | undefined): string {
+  let field: string | undefined;
+  for (const selection of operation?.selectionSet.selections ?? []) {
+    if (selection.kind !== Kind.FIELD || !ROOT_FIELDS.has(selection.name.value)) return 'other';
+    if (field !== undefined && field !== selection.name.value) return 'other';
+    field = selection.name.value;
+  }
+  return field ?? 'other';
+}
+
+/** One listener object for every request: it keeps its state on the request, not in a closure. */
+const operationReport: GraphQLRequestListener<GraphQLContext> = {
+  async didResolveOperation({ contextValue, operation, operationName }) {
+    contextValue.report.operation = operationLabel(operation);
+    contextValue.report.operationName = operationName;
+  },
+  async willSendResponse({ contextValue, response }) {
+    if (response.body.kind !== 'single') return;
+    const code = response.body.singleResult.errors?.[0]?.extensions?.code;
+    if (typeof code === 'string') contextValue.report.errorCode = code;
+  },
+};
+
+const operationReportPlugin: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return operationReport;
+  },
+};
 
 function formatError(formatted: GraphQLFormattedError, error: unknown, app: FastifyInstance): GraphQLFormattedError {
   const original = unwrapResolverError(error);

@@ -18,7 +18,7 @@ import { sessionDigest } from '../session/ids';
 import { sessionNotFound, patchError, type NewSession, type SessionPatch, type SessionRecord, type SessionState } from '../session/model';
 import { decodeSession, encodeAttributes } from './redis-codec';
 import { CREATE_SESSION, READ_SESSIONS, UPDATE_SESSION } from './redis-scripts';
-import type { SessionStore } from './store';
+import type { CommandObserver, SessionStore, StoreOperation } from './store';
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -27,6 +27,8 @@ export interface RedisStoreOptions {
   readonly touchIntervalSeconds: number;
   readonly commandTimeoutMs: number;
   readonly logger?: { warn(details: object, message: string): void };
+  /** Times every command (metrics); the store itself knows nothing of HTTP or Prometheus. */
+  readonly onCommand?: CommandObserver;
 }
 
 type Arg = string | number;
@@ -71,7 +73,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async create(id: string, session: NewSession): Promise<SessionRecord | null> {
-    const reply = await this.call(() =>
+    const reply = await this.call('create', () =>
       this.redis.createSession(this.keyOf(id), session.maxInactiveSeconds, session.principal ?? '', encodeAttributes(session.attributes)),
     );
     if (reply === null) return null;
@@ -82,7 +84,7 @@ export class RedisSessionStore implements SessionStore {
   async getMany(ids: readonly string[]): Promise<Array<SessionRecord | null>> {
     if (ids.length === 0) return [];
     const keys = ids.map((id) => this.keyOf(id));
-    const reply = await this.call(() =>
+    const reply = await this.call('getMany', () =>
       this.redis.readSessionsBuffer(keys.length, ...keys, this.options.touchIntervalSeconds * 1000),
     );
     return ids.map((id, i) => {
@@ -102,7 +104,7 @@ export class RedisSessionStore implements SessionStore {
       ...patch.unset,
     ];
     for (const [name, json] of patch.set) args.push(name, json);
-    const reply = await this.call(() => this.redis.updateSessionBuffer(this.keyOf(id), ...args));
+    const reply = await this.call('update', () => this.redis.updateSessionBuffer(this.keyOf(id), ...args));
     const status = String(reply[0]);
     if (status === 'NOT_FOUND') throw sessionNotFound();
     if (status === 'VERSION_CONFLICT' || status === 'PAYLOAD_TOO_LARGE') {
@@ -112,11 +114,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async destroy(id: string): Promise<boolean> {
-    return (await this.call(() => this.redis.del(this.keyOf(id)))) > 0;
+    return (await this.call('destroy', () => this.redis.del(this.keyOf(id)))) > 0;
   }
 
   async ping(): Promise<void> {
-    await this.call(() => this.redis.ping());
+    await this.call('ping', () => this.redis.ping());
   }
 
   async close(): Promise<void> {
@@ -127,10 +129,16 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  private async call<T>(command: () => Promise<T>): Promise<T> {
+  /** The one way to Redis: errors become coded errors, and every command is timed when observed. */
+  private async call<T>(operation: StoreOperation, command: () => Promise<T>): Promise<T> {
+    const observe = this.options.onCommand;
+    const startedAt = observe === undefined ? 0 : performance.now();
     try {
-      return await command();
+      const result = await command();
+      observe?.(operation, (performance.now() - startedAt) / 1000, true);
+      return result;
     } catch (error) {
+      observe?.(operation, (performance.now() - startedAt) / 1000, false);
       throw toGatewayError(error);
     }
   }
@@ -139,7 +147,7 @@ export class RedisSessionStore implements SessionStore {
     const nowMs = Date.now();
     if (nowMs - this.lastErrorLogMs < 5000) return; // a dead Redis would otherwise log every reconnect
     this.lastErrorLogMs = nowMs;
-    this.options.logger?.warn({ err: { message: error.message } }, 'redis connection error; retrying');
+    this.options.logger?.warn({ reason: error.message }, 'redis connection error; retrying');
   }
 }
 
