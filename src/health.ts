@@ -16,12 +16,13 @@ export async function healthPlugin(app: FastifyInstance, options: { readonly sto
 
   app.get('/healthz', async (_request, reply) => reply.type('application/json; charset=utf-8').header('cache-control', 'no-store').send(HEALTHY));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', async (request, reply) => {
     reply.type('application/json; charset=utf-8').header('cache-control', 'no-store');
     try {
       await store.ping();
       return reply.send(ready);
     } catch (error) {
+      request.errorCode = 'STORE_UNAVAILABLE';
       return reply.code(503).send({ status: 'unavailable', store: store.kind, reason: reasonOf(error) });
     }
   });

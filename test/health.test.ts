@@ -32,6 +32,9 @@ test('readyz: 200 while Redis answers, 503 with the reason while it is down, 200
   expect(typeof down.body.reason).toBe('string');
   expect(down.body.reason.length).toBeGreaterThan(0);
 
+  const metrics = (await gateway.http.get('/metrics')).text;
+  expect(metrics).toMatch(/^gateway_http_request_duration_seconds_count\{route="\/readyz",operation="",outcome="STORE_UNAVAILABLE"\} [1-9]/m);
+
   // Liveness does not depend on Redis: restarting the process would not bring Redis back.
   const alive = await gateway.http.get('/healthz');
   expect(alive.status).toBe(200);

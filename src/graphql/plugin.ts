@@ -9,7 +9,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, Kind, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, Kind, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { GatewayError, isErrorCode } from '../errors';
 import type { Metrics } from '../metrics';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
@@ -44,12 +44,13 @@ const APOLLO_INPUT_CODES = new Set([
 export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOptions): Promise<void> {
   // No Apollo drain plugin: it closes Fastify from inside apollo.stop(), and here it is the
   // other way round. app.close() stops accepting, lets in-flight requests finish, then stops Apollo.
+  const schema = buildSchema();
   const plugins: ApolloServerPlugin<GraphQLContext>[] = [
-    operationReportPlugin,
+    operationReportPlugin(rootFieldsOf(schema)),
     options.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
   ];
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: buildSchema(),
+    schema,
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
     // main.ts owns SIGTERM/SIGINT. Apollo's own handler (on outside NODE_ENV=test) would stop
@@ -101,41 +102,47 @@ async function createContext(
   };
 }
 
-/** The schema's root fields: the only values the `operation` metric label takes besides `other`. */
-const ROOT_FIELDS = new Set(['session', 'sessions', 'issueSession', 'updateSession', 'revokeSession']);
+/** Every Query and Mutation field: the values the `operation` label takes besides `other`. */
+function rootFieldsOf(schema: GraphQLSchema): ReadonlySet<string> {
+  return new Set([...Object.keys(schema.getQueryType()?.getFields() ?? {}), ...Object.keys(schema.getMutationType()?.getFields() ?? {})]);
+}
 
 /**
  * The root field an operation runs, when it runs exactly one of the schema's (aliases and
  * repeats allowed); otherwise `'other'`. Bounded, unlike the client-chosen operation name.
  */
-function operationLabel(operation: OperationDefinitionNode | undefined): string {
+function operationLabel(operation: OperationDefinitionNode | undefined, rootFields: ReadonlySet<string>): string {
   let field: string | undefined;
   for (const selection of operation?.selectionSet.selections ?? []) {
-    if (selection.kind !== Kind.FIELD || !ROOT_FIELDS.has(selection.name.value)) return 'other';
+    if (selection.kind !== Kind.FIELD || !rootFields.has(selection.name.value)) return 'other';
     if (field !== undefined && field !== selection.name.value) return 'other';
     field = selection.name.value;
   }
   return field ?? 'other';
 }
 
-/** One listener object for every request: it keeps its state on the request, not in a closure. */
-const operationReport: GraphQLRequestListener<GraphQLContext> = {
-  async didResolveOperation({ contextValue, operation, operationName }) {
-    contextValue.report.operation = operationLabel(operation);
-    contextValue.report.operationName = operationName;
-  },
-  async willSendResponse({ contextValue, response }) {
-    if (response.body.kind !== 'single') return;
-    const code = response.body.singleResult.errors?.[0]?.extensions?.code;
-    if (typeof code === 'string') contextValue.report.errorCode = code;
-  },
-};
-
-const operationReportPlugin: ApolloServerPlugin<GraphQLContext> = {
-  async requestDidStart() {
-    return operationReport;
-  },
-};
+/**
+ * Tells the HTTP layer (`context.report`) which operation ran and the first error code. One
+ * listener object serves every request: its state lives on the request, not in a closure.
+ */
+function operationReportPlugin(rootFields: ReadonlySet<string>): ApolloServerPlugin<GraphQLContext> {
+  const listener: GraphQLRequestListener<GraphQLContext> = {
+    async didResolveOperation({ contextValue, operation, operationName }) {
+      contextValue.report.operation = operationLabel(operation, rootFields);
+      contextValue.report.operationName = operationName;
+    },
+    async willSendResponse({ contextValue, response }) {
+      if (response.body.kind !== 'single') return;
+      const code = response.body.singleResult.errors?.[0]?.extensions?.code;
+      if (typeof code === 'string') contextValue.report.errorCode = code;
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
+    },
+  };
+}
 
 function formatError(formatted: GraphQLFormattedError, error: unknown, app: FastifyInstance): GraphQLFormattedError {
   const original = unwrapResolverError(error);
