@@ -1,14 +1,18 @@
 /**
- * Composes the HTTP server from its parts: CORS, the GraphQL face, the REST shim, and the one
- * error mapping. Builds nothing global: two apps with two configs can live in one process.
+ * Composes the HTTP server from its parts: request telemetry, CORS, the GraphQL face, the REST
+ * shim, the health probes and metrics, and the one error mapping. Builds nothing global: two
+ * apps with two configs can live in one process.
  */
 import cors from '@fastify/cors';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { GatewayError, restErrorBody, type ErrorCode } from './errors';
 import { graphqlPlugin } from './graphql/plugin';
+import { healthPlugin } from './health';
 import { pathOf } from './logger';
+import { metricsPlugin, type Metrics } from './metrics';
+import { instrumentRequests, requestIdOf } from './request-telemetry';
 import { restPlugin } from './rest/session-shim';
 import { ServiceTokens } from './session/caller';
 import { sessionTransport } from './session/transport';
@@ -18,9 +22,11 @@ export interface AppParts {
   readonly config: Config;
   readonly store: SessionStore;
   readonly logger: Logger;
+  /** The app's metrics; the store's `onCommand` should feed the same object. */
+  readonly metrics: Metrics;
 }
 
-export async function buildApp({ config, store, logger }: AppParts): Promise<FastifyInstance> {
+export async function buildApp({ config, store, logger, metrics }: AppParts): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // A patch may hold a whole session's attributes, JSON-escaped: leave room above the limit
@@ -29,9 +35,17 @@ export async function buildApp({ config, store, logger }: AppParts): Promise<Fas
     // `/api/v1/session;jsessionid=<id>` (servlet path parameter) reaches the legacy route with
     // the ID as a query parameter. find-my-way's types lag the runtime option.
     routerOptions: { useSemicolonDelimiter: true } as FastifyRouterOptions<RawServerDefault>,
-    requestIdHeader: 'x-request-id',
+    // One line per request, written by request-telemetry.ts, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    // X-Request-ID is read (and checked) by requestIdOf, not taken as it comes.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    // A request that reaches a draining gateway on an open connection is served (and its
+    // connection closed) rather than answered with Fastify's own 503 body.
+    return503OnClosing: false,
     trustProxy: true,
   });
+  instrumentRequests(app, metrics);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     sendError(request, reply, new GatewayError('NOT_FOUND', `no route for ${request.method} ${pathOf(request.url)}`));
@@ -63,6 +77,7 @@ export async function buildApp({ config, store, logger }: AppParts): Promise<Fas
     limits,
     introspection: !config.production,
     landingPage: !config.production,
+    metrics,
   });
   await app.register(restPlugin, {
     store,
@@ -70,7 +85,10 @@ export async function buildApp({ config, store, logger }: AppParts): Promise<Fas
     sessionHeader: config.sessionHeader,
     legacyAttribute: config.legacyAttribute,
     sessionTimeoutSeconds: config.sessionTimeoutSeconds,
+    events: metrics,
   });
+  await app.register(healthPlugin, { store });
+  await app.register(metricsPlugin, { metrics });
   return app;
 }
 
@@ -86,7 +104,7 @@ function fromFastify(error: FastifyError): GatewayError {
 function handleError(error: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply): void {
   const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
   if (gatewayError.code === 'INTERNAL') request.log.error({ err: gatewayError.cause ?? gatewayError }, 'internal error');
-  if (gatewayError.code === 'STORE_UNAVAILABLE') request.log.warn({ err: { message: String((gatewayError.cause as Error | undefined)?.message) } }, 'store unavailable');
+  if (gatewayError.code === 'STORE_UNAVAILABLE') request.log.warn({ reason: String((gatewayError.cause as Error | undefined)?.message) }, 'store unavailable');
   sendError(request, reply, gatewayError);
 }
 
@@ -94,6 +112,7 @@ function handleError(error: FastifyError | GatewayError, request: FastifyRequest
 function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
   const message = error.code === 'INTERNAL' ? 'internal error' : error.message;
   const code: ErrorCode = error.code;
+  request.errorCode = code;
   const body = pathOf(request.url) === '/graphql'
     ? { errors: [{ message, extensions: { code } }] }
     : restErrorBody(new GatewayError(code, message));

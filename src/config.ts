@@ -32,6 +32,11 @@ export interface Config {
   readonly maxAttributeBytes: number;
   /** Most ids one `sessions(ids:)` may ask for. */
   readonly maxBatchIds: number;
+  /**
+   * Milliseconds a SIGTERM/SIGINT drain may take: after this the remaining connections are cut
+   * and the process exits with status 1.
+   */
+  readonly shutdownTimeoutMs: number;
   readonly nodeEnv: string;
   readonly production: boolean;
   readonly logLevel: string;
@@ -154,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     legacyAttribute: matching(env, 'LEGACY_ATTRIBUTE', 'user', /^.{1,256}$/s, 'an attribute name of 1-256 characters'),
     maxAttributeBytes: integer(env, 'MAX_ATTRIBUTE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     maxBatchIds: integer(env, 'MAX_BATCH_IDS', 100, 1, 10000),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     nodeEnv,
     production,
     logLevel,

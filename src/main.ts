@@ -1,15 +1,21 @@
 /**
  * Process entry: read the config, open the store, serve, and drain on SIGTERM/SIGINT.
+ *
+ * Drain: stop accepting connections, let in-flight requests finish (each response then closes
+ * its connection), close the store, exit 0. If that takes longer than SHUTDOWN_TIMEOUT_MS, the
+ * remaining connections are cut and the process exits 1, so an orchestrator never waits on a
+ * stuck client or a stuck Redis.
  */
 import { buildApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './logger';
+import { Metrics } from './metrics';
 import { MemorySessionStore } from './store/memory';
 import { RedisSessionStore } from './store/redis';
 import type { SessionStore } from './store/store';
 import type { Logger } from 'pino';
 
-function openStore(config: Config, logger: Logger): SessionStore {
+function openStore(config: Config, logger: Logger, metrics: Metrics): SessionStore {
   if (config.redisUrl === undefined) {
     logger.warn(
       'REDIS_URL is not set: sessions are kept in this process only. They are NOT durable (lost on restart) ' +
@@ -24,6 +30,7 @@ function openStore(config: Config, logger: Logger): SessionStore {
     touchIntervalSeconds: config.touchIntervalSeconds,
     commandTimeoutMs: config.redisCommandTimeoutMs,
     logger,
+    onCommand: metrics.observeStoreCommand,
   });
 }
 
@@ -55,20 +62,27 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const store = openStore(config, logger);
+  const metrics = new Metrics();
+  const store = openStore(config, logger, metrics);
   if (!(await answersWithin(store, STARTUP_WAIT_MS))) {
     logger.error('the session store does not answer yet; serving STORE_UNAVAILABLE until it does');
   }
-  const app = await buildApp({ config, store, logger });
+  const app = await buildApp({ config, store, logger, metrics });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'draining');
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining');
+    setTimeout(() => {
+      logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'drain timed out; closing the remaining connections');
+      app.server.closeAllConnections();
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
     try {
       await app.close();
       await store.close();
+      logger.info('drained');
       process.exit(0);
     } catch (error) {
       logger.error({ err: error }, 'error while draining');

@@ -61,6 +61,8 @@ describe('config', () => {
     [{ NODE_ENV: 'production' }, /^SERVICE_TOKENS: expected at least one token when NODE_ENV=production/],
     [{ SESSION_TIMEOUT: '30', TOUCH_INTERVAL: '60' }, /^TOUCH_INTERVAL:/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL:/],
+    [{ SHUTDOWN_TIMEOUT_MS: '50' }, /^SHUTDOWN_TIMEOUT_MS: expected an integer from 100 to 600000/],
+    [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, /^SHUTDOWN_TIMEOUT_MS:/],
   ])('%p is refused with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -68,6 +70,11 @@ describe('config', () => {
 
   test('a bad token is described without being echoed', () => {
     expect(() => loadConfig({ SERVICE_TOKENS: '0123456789' })).toThrow(/a token of 10 characters/);
+  });
+
+  test('SHUTDOWN_TIMEOUT_MS bounds the drain: 10 s unless set', () => {
+    expect(loadConfig({}).shutdownTimeoutMs).toBe(10_000);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '2500' }).shutdownTimeoutMs).toBe(2500);
   });
 
   test('a short SESSION_TIMEOUT pulls the default touch interval down with it', () => {

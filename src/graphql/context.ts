@@ -5,6 +5,7 @@
  * command; a session asked for twice is fetched once.
  */
 import DataLoader from 'dataloader';
+import type { SessionEvents } from '../metrics';
 import type { SessionRecord, SessionLimits } from '../session/model';
 import type { Caller } from '../session/caller';
 import type { SessionStore } from '../store/store';
@@ -20,8 +21,36 @@ export interface GraphQLContext {
   readonly limits: GraphQLLimits;
   /** Puts a newly issued ID in the response's session header. */
   readonly announceSessionId: (id: string) => void;
+  /** Counts the issues, updates and revokes that succeed. */
+  readonly events: SessionEvents;
+  /** Where the request log and metrics learn what the request was and how it ended. */
+  readonly report: OperationReport;
 }
 
-export function sessionLoader(store: SessionStore): DataLoader<string, SessionRecord | null> {
-  return new DataLoader((ids: readonly string[]) => store.getMany(ids));
+/**
+ * What GraphQL tells the HTTP layer about a request, for its log line and metrics. The HTTP
+ * request object itself carries these fields, so reporting allocates nothing.
+ */
+export interface OperationReport {
+  /** The root field the operation runs when it is one of the schema's, else `'other'`. */
+  operation: string | null;
+  /** The operation's own name, as the client wrote it (log only, never a metric label). */
+  operationName: string | null;
+  /** The code of the first error in the response, if any. */
+  errorCode: string | null;
+}
+
+/**
+ * The batch function, built once per app: every request's DataLoader shares it. Tells
+ * `onBatch` how many IDs each batch reads.
+ */
+export function sessionBatchLoader(store: SessionStore, onBatch: (size: number) => void): DataLoader.BatchLoadFn<string, SessionRecord | null> {
+  return (ids) => {
+    onBatch(ids.length);
+    return store.getMany(ids);
+  };
+}
+
+export function sessionLoader(batch: DataLoader.BatchLoadFn<string, SessionRecord | null>): DataLoader<string, SessionRecord | null> {
+  return new DataLoader(batch);
 }

@@ -22,6 +22,7 @@ import {
   type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
+  type OperationDefinitionNode,
 } from 'graphql';
 import { GatewayError } from '../errors';
 import type { GraphQLContext } from './context';
@@ -35,20 +36,32 @@ interface QueryBody {
   variables?: Record<string, unknown>;
 }
 
+/** A query the fast path has parsed and validated, with what the request log says of it. */
+export interface PreparedQuery {
+  readonly document: DocumentNode;
+  /** The metrics label of the operation (see plugin.ts). */
+  readonly label: string;
+  /** The operation's own name, if it has one. */
+  readonly name: string | null;
+}
+
 export interface FastAnswer {
   readonly status: number;
   readonly body: string;
+  /** The code of the first error, for the request log; null when there is none. */
+  readonly errorCode: string | null;
 }
 
 export type ErrorFormatter = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
 export class QueryFastPath {
-  /** Document text (+ operation name) → the parsed query, or null: "leave it to Apollo". */
-  private readonly documents = new Map<string, DocumentNode | null>();
+  /** Document text (+ operation name) → the prepared query, or null: "leave it to Apollo". */
+  private readonly documents = new Map<string, PreparedQuery | null>();
 
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly formatError: ErrorFormatter,
+    private readonly labelOf: (operation: OperationDefinitionNode) => string,
   ) {}
 
   /** The body, if this request is one the fast path may answer; otherwise undefined. */
@@ -67,22 +80,22 @@ export class QueryFastPath {
     return body as unknown as QueryBody;
   }
 
-  /** The validated query document for this body, or null when Apollo should take it. */
-  document(body: QueryBody): DocumentNode | null {
+  /** The validated query for this body, or null when Apollo should take it. */
+  prepared(body: QueryBody): PreparedQuery | null {
     const key = body.operationName ? `${body.operationName}\u0000${body.query}` : body.query;
-    let document = this.documents.get(key);
-    if (document === undefined) {
-      document = this.prepare(body);
+    let prepared = this.documents.get(key);
+    if (prepared === undefined) {
+      prepared = this.prepare(body);
       if (this.documents.size >= MAX_DOCUMENTS) this.documents.clear();
-      this.documents.set(key, document);
+      this.documents.set(key, prepared);
     }
-    return document;
+    return prepared;
   }
 
-  async answer(document: DocumentNode, body: QueryBody, context: GraphQLContext): Promise<FastAnswer> {
+  async answer(query: PreparedQuery, body: QueryBody, context: GraphQLContext): Promise<FastAnswer> {
     const result = await execute({
       schema: this.schema,
-      document,
+      document: query.document,
       contextValue: context,
       variableValues: body.variables ?? undefined,
       operationName: body.operationName ?? undefined,
@@ -90,7 +103,7 @@ export class QueryFastPath {
     return this.serialize(result);
   }
 
-  private prepare(body: QueryBody): DocumentNode | null {
+  private prepare(body: QueryBody): PreparedQuery | null {
     // Introspection goes through Apollo, which decides whether it is allowed.
     if (body.query.includes('__schema') || body.query.includes('__type(')) return null;
     let document: DocumentNode;
@@ -106,13 +119,14 @@ export class QueryFastPath {
       : operations.length === 1
         ? operations[0]
         : undefined;
-    return operation?.operation === 'query' ? document : null;
+    if (operation?.operation !== 'query') return null;
+    return { document, label: this.labelOf(operation), name: operation.name?.value ?? null };
   }
 
   /** Mirrors Apollo: errors formatted by the same function, status from the errors' codes. */
   private serialize(result: ExecutionResult): FastAnswer {
     if (result.errors === undefined || result.errors.length === 0) {
-      return { status: 200, body: `${JSON.stringify({ data: result.data })}\n` };
+      return { status: 200, body: `${JSON.stringify({ data: result.data })}\n`, errorCode: null };
     }
     // No data at all means the request itself was wrong (variables that do not coerce).
     const requestError = result.data === undefined;
@@ -125,6 +139,7 @@ export class QueryFastPath {
       return this.formatError({ ...json, extensions: { ...json.extensions, code } }, error);
     });
     const payload = requestError ? { errors } : { errors, data: result.data };
-    return { status, body: `${JSON.stringify(payload)}\n` };
+    const code = errors[0]?.extensions?.code;
+    return { status, body: `${JSON.stringify(payload)}\n`, errorCode: typeof code === 'string' ? code : null };
   }
 }

@@ -3,18 +3,19 @@
  * Builds the per-request context, maps every error onto the closed set of codes in errors.ts,
  * and stops Apollo with the app.
  */
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, Kind, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { GatewayError, isErrorCode } from '../errors';
+import type { Metrics } from '../metrics';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
 import { presentedSessionId, type SessionTransport } from '../session/transport';
 import type { SessionStore } from '../store/store';
-import { sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
 import { QueryFastPath } from './fast-path';
 import { buildSchema } from './schema';
 
@@ -27,6 +28,7 @@ export interface GraphQLOptions {
   readonly limits: GraphQLLimits;
   readonly introspection: boolean;
   readonly landingPage: boolean;
+  readonly metrics: Metrics;
 }
 
 /** Apollo's own codes for a request that is wrong before it runs. */
@@ -43,17 +45,19 @@ const APOLLO_INPUT_CODES = new Set([
 export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOptions): Promise<void> {
   // No Apollo drain plugin: it closes Fastify from inside apollo.stop(), and here it is the
   // other way round. app.close() stops accepting, lets in-flight requests finish, then stops Apollo.
+  const schema = buildSchema();
+  const rootFields = rootFieldsOf(schema);
+  const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatError(formatted, error, app);
   const plugins: ApolloServerPlugin<GraphQLContext>[] = [
+    operationReportPlugin(rootFields),
     options.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
   ];
-  const schema = buildSchema();
-  const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatError(formatted, error, app);
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
-    // main.ts owns SIGTERM/SIGINT and stops Apollo through app.close(); Apollo's own handlers
-    // would race it and leave the process hanging.
+    // main.ts owns SIGTERM/SIGINT. Apollo's own handler (on outside NODE_ENV=test) would stop
+    // Apollo under the requests still draining, answering them 500, and swallow the signal.
     stopOnTerminationSignals: false,
     plugins,
     formatError: format,
@@ -61,31 +65,43 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   await apollo.start();
   app.addHook('onClose', async () => apollo.stop());
 
+  const batch = sessionBatchLoader(options.store, (size) => options.metrics.observeLoaderBatch(size));
   // Typed loosely: the integration's handler declares a string reply, the fast path sends its own.
   const apolloHandler = fastifyApolloHandler(apollo, {
-    context: async (request, reply) => createContext(request, reply, options),
+    context: async (request, reply) => createContext(request, reply, options, batch),
   }) as unknown as (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-  const fastPath = new QueryFastPath(schema, format);
+  const fastPath = new QueryFastPath(schema, format, (operation) => operationLabel(operation, rootFields));
   app.route({
     method: ['GET', 'POST'],
     url: '/graphql',
     handler: async (request, reply) => {
       const body = fastPath.eligible(request);
-      const document = body === undefined ? null : fastPath.document(body);
-      if (body === undefined || document === null) return apolloHandler.call(app, request, reply);
+      const query = body === undefined ? null : fastPath.prepared(body);
+      if (body === undefined || query === null) return apolloHandler.call(app, request, reply);
       let context: GraphQLContext;
       try {
-        context = await createContext(request, reply, options);
+        context = await createContext(request, reply, options, batch);
       } catch {
+        request.errorCode = null;
         return apolloHandler.call(app, request, reply); // Apollo answers the caller error (e.g. a wrong token)
       }
-      const answer = await fastPath.answer(document, body, context);
+      request.operation = query.label;
+      request.operationName = query.name;
+      const answer = await fastPath.answer(query, body, context);
+      request.errorCode = answer.errorCode;
       return reply.code(answer.status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(answer.body);
     },
   });
 }
 
-async function createContext(request: FastifyRequest, reply: FastifyReply, options: GraphQLOptions): Promise<GraphQLContext> {
+async function createContext(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: GraphQLOptions,
+  batch: Parameters<typeof sessionLoader>[0],
+): Promise<GraphQLContext> {
+  // Until Apollo has parsed the document, this is a GraphQL request of unknown operation.
+  request.operation = 'other';
   let caller: Caller;
   try {
     caller = {
@@ -93,15 +109,63 @@ async function createContext(request: FastifyRequest, reply: FastifyReply, optio
       sessionId: presentedSessionId(request.headers, options.transport),
     };
   } catch (error) {
-    if (error instanceof GatewayError) throw new GraphQLError(error.message, { extensions: error.extensions });
+    if (error instanceof GatewayError) {
+      // Apollo answers a failed context without running its plugins: report the code here.
+      request.errorCode = error.code;
+      throw new GraphQLError(error.message, { extensions: error.extensions });
+    }
     throw error;
   }
   return {
     caller,
-    sessions: sessionLoader(options.store),
+    sessions: sessionLoader(batch),
     store: options.store,
     limits: options.limits,
     announceSessionId: (id) => void reply.header(options.sessionHeader, id),
+    events: options.metrics,
+    report: request,
+  };
+}
+
+/** Every Query and Mutation field: the values the `operation` label takes besides `other`. */
+function rootFieldsOf(schema: GraphQLSchema): ReadonlySet<string> {
+  return new Set([...Object.keys(schema.getQueryType()?.getFields() ?? {}), ...Object.keys(schema.getMutationType()?.getFields() ?? {})]);
+}
+
+/**
+ * The root field an operation runs, when it runs exactly one of the schema's (aliases and
+ * repeats allowed); otherwise `'other'`. Bounded, unlike the client-chosen operation name.
+ */
+function operationLabel(operation: OperationDefinitionNode | undefined, rootFields: ReadonlySet<string>): string {
+  let field: string | undefined;
+  for (const selection of operation?.selectionSet.selections ?? []) {
+    if (selection.kind !== Kind.FIELD || !rootFields.has(selection.name.value)) return 'other';
+    if (field !== undefined && field !== selection.name.value) return 'other';
+    field = selection.name.value;
+  }
+  return field ?? 'other';
+}
+
+/**
+ * Tells the HTTP layer (`context.report`) which operation ran and the first error code. One
+ * listener object serves every request: its state lives on the request, not in a closure.
+ */
+function operationReportPlugin(rootFields: ReadonlySet<string>): ApolloServerPlugin<GraphQLContext> {
+  const listener: GraphQLRequestListener<GraphQLContext> = {
+    async didResolveOperation({ contextValue, operation, operationName }) {
+      contextValue.report.operation = operationLabel(operation, rootFields);
+      contextValue.report.operationName = operationName;
+    },
+    async willSendResponse({ contextValue, response }) {
+      if (response.body.kind !== 'single') return;
+      const code = response.body.singleResult.errors?.[0]?.extensions?.code;
+      if (typeof code === 'string') contextValue.report.errorCode = code;
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
+    },
   };
 }
 

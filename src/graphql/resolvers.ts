@@ -54,6 +54,7 @@ const sessions: Resolver<{ ids: readonly string[] }, Promise<Array<SessionRecord
 const issue: Resolver<{ input?: NewSessionInput | null }, Promise<SessionRecord>> = async (_, args, context) => {
   requireService(context.caller, 'issueSession');
   const record = await issueSession(context.store, validateNewSession(args.input, context.limits));
+  context.events.sessionIssued();
   context.sessions.prime(record.id, record);
   context.announceSessionId(record.id);
   return record;
@@ -66,6 +67,7 @@ const update: Resolver<{ id?: string | null; patch: SessionPatchInput }, Promise
   const patch = validatePatch(args.patch, context.limits);
   if (!isWellFormedSessionId(id)) throw sessionNotFound();
   const record = await context.store.update(id, patch);
+  context.events.sessionUpdated();
   context.sessions.clear(id).prime(id, record);
   return record;
 };
@@ -75,6 +77,7 @@ const revoke: Resolver<{ id?: string | null }, Promise<boolean>> = async (_, arg
   if (id === null) throw new GatewayError('BAD_USER_INPUT', 'revokeSession needs an id, or a session ID in the session header');
   if (!isWellFormedSessionId(id)) return false;
   const removed = await context.store.destroy(id);
+  if (removed) context.events.sessionRevoked();
   context.sessions.clear(id).prime(id, null);
   return removed;
 };

@@ -11,6 +11,7 @@
  * this is how modules obtain IDs. A made-up ID is never adopted.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SessionEvents } from '../metrics';
 import { isWellFormedSessionId } from '../session/ids';
 import { issueSession } from '../session/issue';
 import type { NewSession } from '../session/model';
@@ -23,6 +24,7 @@ export interface RestOptions {
   readonly sessionHeader: string;
   readonly legacyAttribute: string;
   readonly sessionTimeoutSeconds: number;
+  readonly events: SessionEvents;
 }
 
 const LEGACY_PARAM = 'jsessionid';
@@ -32,7 +34,10 @@ export async function restPlugin(app: FastifyInstance, options: RestOptions): Pr
 
   async function answer(id: string | null, reply: FastifyReply): Promise<FastifyReply> {
     let record = id === null ? null : ((await options.store.getMany([id]))[0] ?? null);
-    if (record === null) record = await issueSession(options.store, anonymous);
+    if (record === null) {
+      record = await issueSession(options.store, anonymous);
+      options.events.sessionIssued();
+    }
     reply.header(options.sessionHeader, record.id).header('cache-control', 'no-store');
     const json = record.attributes.get(options.legacyAttribute);
     // The stored JSON text goes out as it is: no parse, no re-serialisation.

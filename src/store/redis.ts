@@ -24,7 +24,7 @@ import { sessionDigest } from '../session/ids';
 import { patchError, sessionNotFound, touchDue, type NewSession, type SessionPatch, type SessionRecord } from '../session/model';
 import { decodeSession, encodeAttributes, type StoredSession } from './redis-codec';
 import { CREATE_SESSION, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
-import type { SessionStore } from './store';
+import type { CommandObserver, SessionStore, StoreOperation } from './store';
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -33,6 +33,8 @@ export interface RedisStoreOptions {
   readonly touchIntervalSeconds: number;
   readonly commandTimeoutMs: number;
   readonly logger?: { warn(details: object, message: string): void };
+  /** Times every command (metrics); the store itself knows nothing of HTTP or Prometheus. */
+  readonly onCommand?: CommandObserver;
 }
 
 type Arg = string | number;
@@ -82,7 +84,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async create(id: string, session: NewSession): Promise<SessionRecord | null> {
-    const reply = await this.call(() =>
+    const reply = await this.call('create', () =>
       this.redis.createSession(this.keyOf(id), session.maxInactiveSeconds, session.principal ?? '', encodeAttributes(session.attributes)),
     );
     if (reply === null) return null;
@@ -95,7 +97,7 @@ export class RedisSessionStore implements SessionStore {
   async getMany(ids: readonly string[]): Promise<Array<SessionRecord | null>> {
     if (ids.length === 0) return [];
     const keys = ids.map((id) => this.keyOf(id));
-    const values = await this.call(() =>
+    const values = await this.call('getMany', () =>
       keys.length === 1 ? this.redis.getBuffer(keys[0] as string).then((value) => [value]) : this.redis.mgetBuffer(keys),
     );
     const nowMs = Date.now() + this.clockOffsetMs;
@@ -117,7 +119,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** Slides one session's expiry; on success the record it answers with shows the new times. */
   private async touch(key: string, stored: StoredSession, records: Array<SessionRecord | null>, index: number): Promise<void> {
-    const touchedAtMs = await this.call(() => this.redis.touchSession(key, this.touchIntervalMs));
+    const touchedAtMs = await this.call('touch', () => this.redis.touchSession(key, this.touchIntervalMs));
     if (touchedAtMs === null) return; // another instance touched it first, or it is gone
     this.observeRedisTime(touchedAtMs);
     records[index] = toRecord((records[index] as SessionRecord).id, { ...stored, lastAccessedAtMs: touchedAtMs });
@@ -134,7 +136,7 @@ export class RedisSessionStore implements SessionStore {
       ...patch.unset,
     ];
     for (const [name, json] of patch.set) args.push(name, json);
-    const reply = await this.call(() => this.redis.updateSessionBuffer(this.keyOf(id), ...args));
+    const reply = await this.call('update', () => this.redis.updateSessionBuffer(this.keyOf(id), ...args));
     const status = String(reply[0]);
     if (status === 'NOT_FOUND') throw sessionNotFound();
     if (status === 'VERSION_CONFLICT' || status === 'PAYLOAD_TOO_LARGE') {
@@ -146,11 +148,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async destroy(id: string): Promise<boolean> {
-    return (await this.call(() => this.redis.del(this.keyOf(id)))) > 0;
+    return (await this.call('destroy', () => this.redis.del(this.keyOf(id)))) > 0;
   }
 
   async ping(): Promise<void> {
-    await this.call(() => this.redis.ping());
+    await this.call('ping', () => this.redis.ping());
   }
 
   /** QUIT politely when Redis answers; never wait on a Redis that does not. */
@@ -166,10 +168,16 @@ export class RedisSessionStore implements SessionStore {
     this.client.disconnect();
   }
 
-  private async call<T>(command: () => Promise<T>): Promise<T> {
+  /** The one way to Redis: errors become coded errors, and every command is timed when observed. */
+  private async call<T>(operation: StoreOperation, command: () => Promise<T>): Promise<T> {
+    const observe = this.options.onCommand;
+    const startedAt = observe === undefined ? 0 : performance.now();
     try {
-      return await command();
+      const result = await command();
+      observe?.(operation, (performance.now() - startedAt) / 1000, true);
+      return result;
     } catch (error) {
+      observe?.(operation, (performance.now() - startedAt) / 1000, false);
       throw toGatewayError(error);
     }
   }
@@ -191,7 +199,7 @@ export class RedisSessionStore implements SessionStore {
     const nowMs = Date.now();
     if (nowMs - this.lastErrorLogMs < 5000) return; // a dead Redis would otherwise log every reconnect
     this.lastErrorLogMs = nowMs;
-    this.options.logger?.warn({ err: { message: error.message } }, 'redis connection error; retrying');
+    this.options.logger?.warn({ reason: error.message }, 'redis connection error; retrying');
   }
 }
 

@@ -17,6 +17,15 @@
  */
 import type { NewSession, SessionPatch, SessionRecord } from '../session/model';
 
+/** The store's operations, as named in metrics. */
+export type StoreOperation = 'create' | 'getMany' | 'touch' | 'update' | 'destroy' | 'ping';
+
+/**
+ * Told about every backing-service command when it settles: which operation, how long it took
+ * in seconds, and whether it succeeded. Must not throw; it runs on every store call.
+ */
+export type CommandObserver = (operation: StoreOperation, seconds: number, ok: boolean) => void;
+
 export interface SessionStore {
   /** `'redis'` or `'memory'`: shown in logs and health output. */
   readonly kind: string;

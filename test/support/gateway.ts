@@ -4,10 +4,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type Redis from 'ioredis';
+import type { Logger } from 'pino';
 import request from 'supertest';
 import { buildApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
+import { Metrics } from '../../src/metrics';
 import { MemorySessionStore } from '../../src/store/memory';
 import { RedisSessionStore } from '../../src/store/redis';
 import type { SessionStore } from '../../src/store/store';
@@ -26,6 +28,7 @@ export interface Gateway {
   readonly app: FastifyInstance;
   readonly store: SessionStore;
   readonly config: Config;
+  readonly metrics: Metrics;
   readonly http: ReturnType<typeof request>;
   gql(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
   close(): Promise<void>;
@@ -37,7 +40,7 @@ export interface GraphQLResponse {
   readonly body: { data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
 }
 
-export async function startGateway(options: { redisUrl?: string; env?: Record<string, string> } = {}): Promise<Gateway> {
+export async function startGateway(options: { redisUrl?: string; env?: Record<string, string>; logger?: Logger } = {}): Promise<Gateway> {
   const config = loadConfig({
     SERVICE_TOKENS: SERVICE_TOKEN,
     SESSION_NAMESPACE: uniqueNamespace(),
@@ -45,6 +48,7 @@ export async function startGateway(options: { redisUrl?: string; env?: Record<st
     ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
     ...options.env,
   });
+  const metrics = new Metrics();
   const store: SessionStore =
     config.redisUrl === undefined
       ? new MemorySessionStore({ maxAttributeBytes: config.maxAttributeBytes, touchIntervalSeconds: config.touchIntervalSeconds })
@@ -54,15 +58,17 @@ export async function startGateway(options: { redisUrl?: string; env?: Record<st
           maxAttributeBytes: config.maxAttributeBytes,
           touchIntervalSeconds: config.touchIntervalSeconds,
           commandTimeoutMs: config.redisCommandTimeoutMs,
+          onCommand: metrics.observeStoreCommand,
         });
   await waitUntil(() => store.ping().then(() => true, () => false));
-  const app = await buildApp({ config, store, logger: createLogger('silent') });
+  const app = await buildApp({ config, store, logger: options.logger ?? createLogger('silent'), metrics });
   await app.ready();
   const http = request(app.server);
   return {
     app,
     store,
     config,
+    metrics,
     http,
     async gql(query, variables, headers = {}) {
       const response = await request(app.server).post('/graphql').set(headers).send({ query, variables });

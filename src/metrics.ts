@@ -1,0 +1,114 @@
+/**
+ * The gateway's Prometheus metrics, one `Metrics` per app (its own `Registry`, no global
+ * singleton), and the `GET /metrics` route that exposes them.
+ *
+ * Every label comes from a small fixed set: the route pattern (never the raw URL), the GraphQL
+ * root field when it is one of the schema's, the status class or error code, the store
+ * operation. Nothing is ever labelled by session ID, token or client-chosen text, so the number
+ * of series stays bounded whatever clients send.
+ *
+ * Recording is on the request path, so it is kept to one `observe`/`inc` per event with
+ * pre-bound label sets where the set is known up front.
+ */
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { StoreOperation } from './store/store';
+
+/** Seconds; few buckets, from a Redis-hit request to one stuck on a timeout. */
+const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
+const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100];
+const STORE_OPERATIONS: readonly StoreOperation[] = ['create', 'getMany', 'touch', 'update', 'destroy', 'ping'];
+
+type Observer = { observe(value: number): void };
+type Incrementer = { inc(value?: number): void };
+
+/** What the GraphQL resolvers and the REST shim count: the session events that succeeded. */
+export interface SessionEvents {
+  sessionIssued(): void;
+  sessionUpdated(): void;
+  sessionRevoked(): void;
+}
+
+export class Metrics implements SessionEvents {
+  readonly registry = new Registry();
+  private readonly requestSeconds: Histogram<'route' | 'operation' | 'outcome'>;
+  private readonly storeSeconds: ReadonlyMap<StoreOperation, Observer>;
+  private readonly storeErrors: ReadonlyMap<StoreOperation, Incrementer>;
+  private readonly issued: Counter;
+  private readonly updated: Counter;
+  private readonly revoked: Counter;
+  private readonly batchSize: Histogram;
+
+  constructor() {
+    const registers = [this.registry];
+    // Process and Node.js runtime metrics (CPU, memory, event loop lag, GC, handles). prom-client
+    // computes them when scraped; nothing runs on a timer.
+    collectDefaultMetrics({ register: this.registry });
+    this.requestSeconds = new Histogram({
+      name: 'gateway_http_request_duration_seconds',
+      help: 'HTTP requests by route pattern, GraphQL root field and outcome (status class or error code); _count is the number of requests',
+      labelNames: ['route', 'operation', 'outcome'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    const storeSeconds = new Histogram({
+      name: 'gateway_store_command_duration_seconds',
+      help: 'Redis command latency by store operation, failures included',
+      labelNames: ['operation'],
+      buckets: STORE_BUCKETS,
+      registers,
+    });
+    const storeErrors = new Counter({
+      name: 'gateway_store_command_errors_total',
+      help: 'Redis commands that failed (no connection, timeout, refused) by store operation',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.storeSeconds = new Map(STORE_OPERATIONS.map((operation) => [operation, storeSeconds.labels(operation)]));
+    this.storeErrors = new Map(STORE_OPERATIONS.map((operation) => [operation, storeErrors.labels(operation)]));
+    // Present from the start at 0, so an alert on its rate has a series to look at.
+    for (const errors of this.storeErrors.values()) errors.inc(0);
+    this.issued = new Counter({ name: 'gateway_sessions_issued_total', help: 'Sessions issued (GraphQL issueSession and REST shim)', registers });
+    this.updated = new Counter({ name: 'gateway_sessions_updated_total', help: 'Sessions updated by updateSession', registers });
+    this.revoked = new Counter({ name: 'gateway_sessions_revoked_total', help: 'Sessions revoked by revokeSession (that existed)', registers });
+    this.batchSize = new Histogram({
+      name: 'gateway_dataloader_batch_size',
+      help: 'Session IDs read per store.getMany issued by the per-request GraphQL DataLoader',
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+  }
+
+  observeRequest(route: string, operation: string, outcome: string, seconds: number): void {
+    this.requestSeconds.observe({ route, operation, outcome }, seconds);
+  }
+
+  /** The store's `onCommand` observer; an arrow so it can be handed over as it is. */
+  readonly observeStoreCommand = (operation: StoreOperation, seconds: number, ok: boolean): void => {
+    this.storeSeconds.get(operation)?.observe(seconds);
+    if (!ok) this.storeErrors.get(operation)?.inc();
+  };
+
+  observeLoaderBatch(size: number): void {
+    this.batchSize.observe(size);
+  }
+
+  sessionIssued(): void {
+    this.issued.inc();
+  }
+
+  sessionUpdated(): void {
+    this.updated.inc();
+  }
+
+  sessionRevoked(): void {
+    this.revoked.inc();
+  }
+}
+
+/** `GET /metrics` in the Prometheus text format. */
+export async function metricsPlugin(app: FastifyInstance, options: { readonly metrics: Metrics }): Promise<void> {
+  const { registry } = options.metrics;
+  app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).header('cache-control', 'no-store').send(await registry.metrics()));
+}
