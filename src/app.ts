@@ -1,6 +1,6 @@
 /**
- * Composes the HTTP server from its parts: CORS, the GraphQL face, the REST shim, and the one
- * error mapping. Builds nothing global: two apps with two configs can live in one process.
+ * Composes the HTTP server from its parts: CORS, the GraphQL face, the GraphQL IDE, the REST
+ * shim, and the one error mapping. Builds nothing global: two apps with two configs can live in one process.
  */
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -9,6 +9,7 @@ import type { Config } from './config';
 import { GatewayError, restErrorBody, type ErrorCode } from './errors';
 import { graphqlPlugin } from './graphql/plugin';
 import { pathOf } from './logger';
+import { browserPage, playgroundPlugin } from './playground/plugin';
 import { restPlugin } from './rest/session-shim';
 import { ServiceTokens } from './session/caller';
 import { sessionTransport } from './session/transport';
@@ -50,6 +51,7 @@ export async function buildApp({ config, store, logger }: AppParts): Promise<Fas
   }
 
   const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
+  const playground = { enabled: config.playground, sessionHeader: config.sessionHeader };
   const limits = {
     maxAttributeBytes: config.maxAttributeBytes,
     defaultInactiveSeconds: config.sessionTimeoutSeconds,
@@ -61,9 +63,10 @@ export async function buildApp({ config, store, logger }: AppParts): Promise<Fas
     transport,
     sessionHeader: config.sessionHeader,
     limits,
-    introspection: !config.production,
-    landingPage: !config.production,
+    introspection: config.playground,
+    browserPage: browserPage(playground),
   });
+  await app.register(playgroundPlugin, playground);
   await app.register(restPlugin, {
     store,
     transport,

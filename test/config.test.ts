@@ -61,6 +61,7 @@ describe('config', () => {
     [{ NODE_ENV: 'production' }, /^SERVICE_TOKENS: expected at least one token when NODE_ENV=production/],
     [{ SESSION_TIMEOUT: '30', TOUCH_INTERVAL: '60' }, /^TOUCH_INTERVAL:/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL:/],
+    [{ PLAYGROUND: 'yes' }, /^PLAYGROUND: expected true or false, got "yes"/],
   ])('%p is refused with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -72,5 +73,13 @@ describe('config', () => {
 
   test('a short SESSION_TIMEOUT pulls the default touch interval down with it', () => {
     expect(loadConfig({ SESSION_TIMEOUT: '30' }).touchIntervalSeconds).toBe(30);
+  });
+
+  test('the GraphQL IDE and introspection are on outside production, off in it, unless PLAYGROUND says', () => {
+    const production = { NODE_ENV: 'production', SERVICE_TOKENS: 'aaaaaaaaaaaaaaaa1' };
+    expect(loadConfig({}).playground).toBe(true);
+    expect(loadConfig({ PLAYGROUND: 'false' }).playground).toBe(false);
+    expect(loadConfig(production).playground).toBe(false);
+    expect(loadConfig({ ...production, PLAYGROUND: 'true' }).playground).toBe(true);
   });
 });

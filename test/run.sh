@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian/Ubuntu machine it installs what the tests need
-# (redis-server from the distribution; the tests start their own on free loopback ports),
+# (redis-server from the distribution; the tests start their own on free loopback ports;
+# chromium, the distribution's browser the GraphQL IDE test drives headless),
 # installs the npm dependencies, type-checks, runs every test, and ends with one line
 # "N passed, N failed".
 set -euo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,11 +1,10 @@
 /**
- * `POST /graphql` (and `GET /graphql` for queries and the IDE): Apollo Server on Fastify.
- * Builds the per-request context, maps every error onto the closed set of codes in errors.ts,
- * and stops Apollo with the app.
+ * `POST /graphql` (and `GET /graphql` for queries): Apollo Server on Fastify. A browser's
+ * `GET /graphql` goes to `browserPage` (the IDE) instead. Builds the per-request context, maps
+ * every error onto the closed set of codes in errors.ts, and stops Apollo with the app.
  */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -25,7 +24,8 @@ export interface GraphQLOptions {
   readonly sessionHeader: string;
   readonly limits: GraphQLLimits;
   readonly introspection: boolean;
-  readonly landingPage: boolean;
+  /** Answers (sends, or throws a GatewayError) a GET that prefers HTML to JSON: a browser opening the endpoint. */
+  readonly browserPage: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 }
 
 /** Apollo's own codes for a request that is wrong before it runs. */
@@ -42,9 +42,8 @@ const APOLLO_INPUT_CODES = new Set([
 export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOptions): Promise<void> {
   // No Apollo drain plugin: it closes Fastify from inside apollo.stop(), and here it is the
   // other way round. app.close() stops accepting, lets in-flight requests finish, then stops Apollo.
-  const plugins: ApolloServerPlugin<GraphQLContext>[] = [
-    options.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
-  ];
+  // Apollo's own landing page loads its IDE from a CDN; browsers get `browserPage` instead.
+  const plugins: ApolloServerPlugin<GraphQLContext>[] = [ApolloServerPluginLandingPageDisabled()];
   const apollo = new ApolloServer<GraphQLContext>({
     schema: buildSchema(),
     introspection: options.introspection,
@@ -58,7 +57,41 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   const handler = fastifyApolloHandler(apollo, {
     context: async (request, reply) => createContext(request, reply, options),
   });
-  app.route({ method: ['GET', 'POST'], url: '/graphql', handler });
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/graphql',
+    // A browser opening the endpoint gets `browserPage`, which answers (or throws) before Apollo runs.
+    onRequest: async (request, reply) => {
+      if (request.method === 'GET' && prefersHtml(request.headers.accept)) return options.browserPage(request, reply);
+      return undefined;
+    },
+    handler,
+  });
+}
+
+/** The q-value an Accept header gives a media type: its most specific matching range counts. */
+function quality(ranges: ReadonlyArray<{ type: string; q: number }>, mediaType: string): number {
+  const [major] = mediaType.split('/');
+  const match = ranges.find((range) => range.type === mediaType)
+    ?? ranges.find((range) => range.type === `${major}/*`)
+    ?? ranges.find((range) => range.type === '*/*');
+  return match?.q ?? 0;
+}
+
+/**
+ * Apollo's rule: HTML only when the client ranks it strictly above JSON. A browser's
+ * `text/html,…,*\/*;q=0.8` does; `*\/*` (curl), `application/json` and GraphQL clients do not.
+ */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  const ranges = accept.split(',').map((part) => {
+    const [type = '', ...params] = part.split(';').map((piece) => piece.trim().toLowerCase());
+    const qParam = params.find((param) => param.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    return { type, q: Number.isFinite(q) ? q : 0 };
+  });
+  const html = quality(ranges, 'text/html');
+  return html > 0 && html > Math.max(quality(ranges, 'application/json'), quality(ranges, 'application/graphql-response+json'));
 }
 
 async function createContext(request: FastifyRequest, reply: FastifyReply, options: GraphQLOptions): Promise<GraphQLContext> {
