@@ -104,14 +104,14 @@ test('GraphiQL, served by the gateway alone, issues a session and reads it back'
   // A service issues a session.
   await replaceEditorText(page, headers, JSON.stringify({ 'X-Session-ID': '', Authorization: `Bearer ${SERVICE_TOKEN}` }, null, 2));
   await runOperation(page, 'mutation IssueSession');
-  await page.locator('.result-window', { hasText: '"issueSession"' }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await page.locator('.result-window', { hasText: /"issueSession": \{/ }).waitFor({ timeout: UI_TIMEOUT_MS });
   const id = SESSION_ID.exec(await resultText(page))?.[1];
   expect(id).toBeDefined();
 
   // A frontend reads its own session with only the ID, no token.
   await replaceEditorText(page, headers, JSON.stringify({ 'X-Session-ID': id, Authorization: 'Bearer ' }, null, 2));
   await runOperation(page, 'query MySession');
-  await page.locator('.result-window', { hasText: '"session"' }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await page.locator('.result-window', { hasText: /"session": \{/ }).waitFor({ timeout: UI_TIMEOUT_MS });
   const shown = await resultText(page);
   expect(SESSION_ID.exec(shown)?.[1]).toBe(id);
   expect(shown).toContain('"principal": "42"');
