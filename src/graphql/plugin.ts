@@ -82,7 +82,7 @@ function quality(ranges: ReadonlyArray<{ type: string; q: number }>, mediaType: 
  * Apollo's rule: HTML only when the client ranks it strictly above JSON. A browser's
  * `text/html,…,*\/*;q=0.8` does; `*\/*` (curl), `application/json` and GraphQL clients do not.
  */
-export function prefersHtml(accept: string | undefined): boolean {
+function prefersHtml(accept: string | undefined): boolean {
   if (accept === undefined) return false;
   const ranges = accept.split(',').map((part) => {
     const [type = '', ...params] = part.split(';').map((piece) => piece.trim().toLowerCase());

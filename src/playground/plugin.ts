@@ -19,7 +19,7 @@ export interface PlaygroundOptions {
 }
 
 /** `dist/ide/` at the project root, from `src/playground/` and from `dist/playground/` alike. */
-export const IDE_ASSET_DIR = resolve(__dirname, '..', '..', 'dist', 'ide');
+const IDE_ASSET_DIR = resolve(__dirname, '..', '..', 'dist', 'ide');
 
 const ASSET_PATH = '/graphql/ide/';
 const ASSETS = [
