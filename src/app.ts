@@ -1,7 +1,7 @@
 /**
- * Composes the HTTP server from its parts: request telemetry, CORS, the GraphQL face, the REST
- * shim, the health probes and metrics, and the one error mapping. Builds nothing global: two
- * apps with two configs can live in one process.
+ * Composes the HTTP server from its parts: request telemetry, CORS, the GraphQL face, the
+ * GraphQL IDE, the REST shim, the health probes and metrics, and the one error mapping. Builds
+ * nothing global: two apps with two configs can live in one process.
  */
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -13,6 +13,7 @@ import { healthPlugin } from './health';
 import { pathOf } from './logger';
 import { metricsPlugin, type Metrics } from './metrics';
 import { instrumentRequests, requestIdOf } from './request-telemetry';
+import { browserPage, playgroundPlugin } from './playground/plugin';
 import { restPlugin } from './rest/session-shim';
 import { ServiceTokens } from './session/caller';
 import { sessionTransport } from './session/transport';
@@ -64,6 +65,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
   }
 
   const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
+  const playground = { enabled: config.playground, sessionHeader: config.sessionHeader };
   const limits = {
     maxAttributeBytes: config.maxAttributeBytes,
     defaultInactiveSeconds: config.sessionTimeoutSeconds,
@@ -75,10 +77,11 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     transport,
     sessionHeader: config.sessionHeader,
     limits,
-    introspection: !config.production,
-    landingPage: !config.production,
+    introspection: config.playground,
+    browserPage: browserPage(playground),
     metrics,
   });
+  await app.register(playgroundPlugin, playground);
   await app.register(restPlugin, {
     store,
     transport,

@@ -39,6 +39,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly nodeEnv: string;
   readonly production: boolean;
+  /** Serve the GraphQL IDE at `GET /graphql` (browsers) and answer introspection. */
+  readonly playground: boolean;
   readonly logLevel: string;
 }
 
@@ -74,6 +76,14 @@ function matching(env: Env, name: string, fallback: string, pattern: RegExp, exp
   if (raw === undefined || raw === '') return fallback;
   if (!pattern.test(raw)) throw new ConfigError(name, expected, raw);
   return raw;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(name, 'true or false', raw);
 }
 
 function list(env: Env, name: string): string[] {
@@ -162,6 +172,9 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     nodeEnv,
     production,
+    // The IDE shows the whole schema and invites experiments: a development aid, so off in
+    // production unless asked for.
+    playground: boolean(env, 'PLAYGROUND', !production),
     logLevel,
   });
 }

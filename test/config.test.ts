@@ -63,6 +63,7 @@ describe('config', () => {
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL:/],
     [{ SHUTDOWN_TIMEOUT_MS: '50' }, /^SHUTDOWN_TIMEOUT_MS: expected an integer from 100 to 600000/],
     [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, /^SHUTDOWN_TIMEOUT_MS:/],
+    [{ PLAYGROUND: 'yes' }, /^PLAYGROUND: expected true or false, got "yes"/],
   ])('%p is refused with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -79,5 +80,13 @@ describe('config', () => {
 
   test('a short SESSION_TIMEOUT pulls the default touch interval down with it', () => {
     expect(loadConfig({ SESSION_TIMEOUT: '30' }).touchIntervalSeconds).toBe(30);
+  });
+
+  test('the GraphQL IDE and introspection are on outside production, off in it, unless PLAYGROUND says', () => {
+    const production = { NODE_ENV: 'production', SERVICE_TOKENS: 'aaaaaaaaaaaaaaaa1' };
+    expect(loadConfig({}).playground).toBe(true);
+    expect(loadConfig({ PLAYGROUND: 'false' }).playground).toBe(false);
+    expect(loadConfig(production).playground).toBe(false);
+    expect(loadConfig({ ...production, PLAYGROUND: 'true' }).playground).toBe(true);
   });
 });

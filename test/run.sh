@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian/Ubuntu machine it installs what the tests need
 # (redis-server and nginx from the distribution; the tests start their own on free loopback
-# ports, nginx with a config under a temp dir),
+# ports, nginx with a config under a temp dir; chromium, the distribution's browser the GraphQL
+# IDE test drives headless),
 # installs the npm dependencies, type-checks, runs every test, and ends with one line
 # "N passed, N failed".
 set -euo pipefail
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

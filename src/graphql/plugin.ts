@@ -1,11 +1,10 @@
 /**
- * `POST /graphql` (and `GET /graphql` for queries and the IDE): Apollo Server on Fastify.
- * Builds the per-request context, maps every error onto the closed set of codes in errors.ts,
- * and stops Apollo with the app.
+ * `POST /graphql` (and `GET /graphql` for queries): Apollo Server on Fastify. A browser's
+ * `GET /graphql` goes to `browserPage` (the IDE) instead. Builds the per-request context, maps
+ * every error onto the closed set of codes in errors.ts, and stops Apollo with the app.
  */
 import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -27,8 +26,9 @@ export interface GraphQLOptions {
   readonly sessionHeader: string;
   readonly limits: GraphQLLimits;
   readonly introspection: boolean;
-  readonly landingPage: boolean;
   readonly metrics: Metrics;
+  /** Answers (sends, or throws a GatewayError) a GET that prefers HTML to JSON: a browser opening the endpoint. */
+  readonly browserPage: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 }
 
 /** Apollo's own codes for a request that is wrong before it runs. */
@@ -48,10 +48,8 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   const schema = buildSchema();
   const rootFields = rootFieldsOf(schema);
   const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatError(formatted, error, app);
-  const plugins: ApolloServerPlugin<GraphQLContext>[] = [
-    operationReportPlugin(rootFields),
-    options.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
-  ];
+  // Apollo's own landing page loads its IDE from a CDN; browsers get `browserPage` instead.
+  const plugins: ApolloServerPlugin<GraphQLContext>[] = [operationReportPlugin(rootFields), ApolloServerPluginLandingPageDisabled()];
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     introspection: options.introspection,
@@ -75,6 +73,8 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
     method: ['GET', 'POST'],
     url: '/graphql',
     handler: async (request, reply) => {
+      // A browser opening the endpoint gets the IDE (or a coded error when it is off).
+      if (request.method === 'GET' && prefersHtml(request.headers.accept)) return options.browserPage(request, reply);
       const body = fastPath.eligible(request);
       const query = body === undefined ? null : fastPath.prepared(body);
       if (body === undefined || query === null) return apolloHandler.call(app, request, reply);
@@ -92,6 +92,31 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
       return reply.code(answer.status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(answer.body);
     },
   });
+}
+
+/** The q-value an Accept header gives a media type: its most specific matching range counts. */
+function quality(ranges: ReadonlyArray<{ type: string; q: number }>, mediaType: string): number {
+  const [major] = mediaType.split('/');
+  const match = ranges.find((range) => range.type === mediaType)
+    ?? ranges.find((range) => range.type === `${major}/*`)
+    ?? ranges.find((range) => range.type === '*/*');
+  return match?.q ?? 0;
+}
+
+/**
+ * Apollo's rule: HTML only when the client ranks it strictly above JSON. A browser's
+ * `text/html,…,*\/*;q=0.8` does; `*\/*` (curl), `application/json` and GraphQL clients do not.
+ */
+function prefersHtml(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  const ranges = accept.split(',').map((part) => {
+    const [type = '', ...params] = part.split(';').map((piece) => piece.trim().toLowerCase());
+    const qParam = params.find((param) => param.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    return { type, q: Number.isFinite(q) ? q : 0 };
+  });
+  const html = quality(ranges, 'text/html');
+  return html > 0 && html > Math.max(quality(ranges, 'application/json'), quality(ranges, 'application/graphql-response+json'));
 }
 
 async function createContext(

@@ -2,48 +2,42 @@
  * Resolvers: the GraphQL face. Each checks who may call it (session/caller.ts), validates its
  * input once (session/model.ts), and talks to the store; reads go through the request's
  * DataLoader, and writes prime it so later fields of the same request see the new state.
+ *
+ * Typed by `generated.ts` (from schema/*.graphql): a `Session` is a `SessionRecord` here, and a
+ * schema change these resolvers do not follow fails `tsc`.
  */
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors';
 import { requireService, revokeTarget } from '../session/caller';
 import { isWellFormedSessionId } from '../session/ids';
 import { issueSession } from '../session/issue';
-import {
-  sessionNotFound,
-  validateNewSession,
-  validatePatch,
-  type NewSessionInput,
-  type SessionPatchInput,
-  type SessionRecord,
-} from '../session/model';
-import type { GraphQLContext } from './context';
-
-type Resolver<Args, Result, Parent = unknown> = (parent: Parent, args: Args, context: GraphQLContext) => Result;
+import { sessionNotFound, validateNewSession, validatePatch } from '../session/model';
+import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers } from './generated';
 
 function parseAttribute(json: string): unknown {
   return JSON.parse(json);
 }
 
-const Session = {
-  attributes: (session: SessionRecord): Record<string, unknown> => {
+const Session: SessionResolvers = {
+  attributes: (session) => {
     const out: Record<string, unknown> = {};
     for (const [name, json] of session.attributes) out[name] = parseAttribute(json);
     return out;
   },
-  attribute: (session: SessionRecord, args: { name: string }): unknown => {
+  attribute: (session, args) => {
     const json = session.attributes.get(args.name);
     return json === undefined ? null : parseAttribute(json);
   },
-  createdAt: (session: SessionRecord) => new Date(session.createdAtMs),
-  lastAccessedAt: (session: SessionRecord) => new Date(session.lastAccessedAtMs),
-  expiresAt: (session: SessionRecord) => new Date(session.expiresAtMs),
-  maxInactiveInterval: (session: SessionRecord) => session.maxInactiveSeconds,
+  createdAt: (session) => new Date(session.createdAtMs),
+  lastAccessedAt: (session) => new Date(session.lastAccessedAtMs),
+  expiresAt: (session) => new Date(session.expiresAtMs),
+  maxInactiveInterval: (session) => session.maxInactiveSeconds,
 };
 
-const session: Resolver<unknown, Promise<SessionRecord | null> | null> = (_, __, context) =>
+const session: QueryResolvers['session'] = (_, __, context) =>
   context.caller.sessionId === null ? null : context.sessions.load(context.caller.sessionId);
 
-const sessions: Resolver<{ ids: readonly string[] }, Promise<Array<SessionRecord | null>>> = (_, args, context) => {
+const sessions: QueryResolvers['sessions'] = (_, args, context) => {
   requireService(context.caller, 'sessions');
   if (args.ids.length > context.limits.maxBatchIds) {
     throw new GatewayError('BAD_USER_INPUT', `sessions(ids:) takes at most ${context.limits.maxBatchIds} ids, got ${args.ids.length}`);
@@ -51,7 +45,7 @@ const sessions: Resolver<{ ids: readonly string[] }, Promise<Array<SessionRecord
   return Promise.all(args.ids.map((id) => (isWellFormedSessionId(id) ? context.sessions.load(id) : null)));
 };
 
-const issue: Resolver<{ input?: NewSessionInput | null }, Promise<SessionRecord>> = async (_, args, context) => {
+const issue: MutationResolvers['issueSession'] = async (_, args, context) => {
   requireService(context.caller, 'issueSession');
   const record = await issueSession(context.store, validateNewSession(args.input, context.limits));
   context.events.sessionIssued();
@@ -60,7 +54,7 @@ const issue: Resolver<{ input?: NewSessionInput | null }, Promise<SessionRecord>
   return record;
 };
 
-const update: Resolver<{ id?: string | null; patch: SessionPatchInput }, Promise<SessionRecord>> = async (_, args, context) => {
+const update: MutationResolvers['updateSession'] = async (_, args, context) => {
   requireService(context.caller, 'updateSession');
   const id = args.id ?? context.caller.sessionId;
   if (id === null) throw new GatewayError('BAD_USER_INPUT', 'updateSession needs an id, or a session ID in the session header');
@@ -72,7 +66,7 @@ const update: Resolver<{ id?: string | null; patch: SessionPatchInput }, Promise
   return record;
 };
 
-const revoke: Resolver<{ id?: string | null }, Promise<boolean>> = async (_, args, context) => {
+const revoke: MutationResolvers['revokeSession'] = async (_, args, context) => {
   const id = revokeTarget(context.caller, args.id);
   if (id === null) throw new GatewayError('BAD_USER_INPUT', 'revokeSession needs an id, or a session ID in the session header');
   if (!isWellFormedSessionId(id)) return false;
@@ -82,7 +76,7 @@ const revoke: Resolver<{ id?: string | null }, Promise<boolean>> = async (_, arg
   return removed;
 };
 
-export const resolvers = {
+export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   JSON: JSONResolver,
   JSONObject: JSONObjectResolver,

@@ -43,10 +43,3 @@ describe('CORS for browser frontends', () => {
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
   });
 });
-
-test('GET /graphql from a browser shows the GraphQL IDE', async () => {
-  const response = await gateway.http.get('/graphql').set('Accept', 'text/html');
-  expect(response.status).toBe(200);
-  expect(response.headers['content-type']).toMatch(/text\/html/);
-  expect(response.text).toMatch(/apollo/i);
-});

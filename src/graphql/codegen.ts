@@ -1,0 +1,32 @@
+/**
+ * GraphQL Code Generator: `schema/*.graphql` → `src/graphql/generated.ts`, the resolver and model
+ * types `resolvers.ts` is written against, so a schema change the resolvers do not follow fails
+ * `tsc`. `npm run codegen` writes the file (it is committed); `npm run codegen:check` (part of
+ * `npm run typecheck`, so of CI) fails when it is stale. Paths are from the project root.
+ */
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: 'schema/*.graphql',
+  generates: {
+    'src/graphql/generated.ts': {
+      plugins: [{ add: { content: '/* Generated from schema/*.graphql by `npm run codegen`; do not edit. */' } }, 'typescript', 'typescript-resolvers'],
+      config: {
+        useTypeImports: true,
+        // Resolvers receive and return the store's record, not the GraphQL shape.
+        mappers: { Session: '../session/model#SessionRecord' },
+        contextType: './context#GraphQLContext',
+        scalars: {
+          ID: 'string',
+          DateTime: 'Date | string',
+          JSON: 'unknown',
+          JSONObject: 'Record<string, unknown>',
+        },
+        // Input types as resolvers see them: read-only, like the rest of the code base.
+        immutableTypes: true,
+      },
+    },
+  },
+};
+
+export default config;
