@@ -41,6 +41,9 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     // X-Request-ID is read (and checked) by requestIdOf, not taken as it comes.
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // request.log is the app's logger itself, not a pino child per request (whose bindings are
+    // serialised on every request): every line about a request carries its requestId explicitly.
+    childLoggerFactory: (logger) => logger,
     // A request that reaches a draining gateway on an open connection is served (and its
     // connection closed) rather than answered with Fastify's own 503 body.
     return503OnClosing: false,
@@ -106,8 +109,10 @@ function fromFastify(error: FastifyError): GatewayError {
 
 function handleError(error: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply): void {
   const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
-  if (gatewayError.code === 'INTERNAL') request.log.error({ err: gatewayError.cause ?? gatewayError }, 'internal error');
-  if (gatewayError.code === 'STORE_UNAVAILABLE') request.log.warn({ reason: String((gatewayError.cause as Error | undefined)?.message) }, 'store unavailable');
+  if (gatewayError.code === 'INTERNAL') request.log.error({ requestId: request.id, err: gatewayError.cause ?? gatewayError }, 'internal error');
+  if (gatewayError.code === 'STORE_UNAVAILABLE') {
+    request.log.warn({ requestId: request.id, reason: String((gatewayError.cause as Error | undefined)?.message) }, 'store unavailable');
+  }
   sendError(request, reply, gatewayError);
 }
 

@@ -33,6 +33,8 @@ export interface SessionEvents {
 export class Metrics implements SessionEvents {
   readonly registry = new Registry();
   private readonly requestSeconds: Histogram<'route' | 'operation' | 'outcome'>;
+  /** route → operation → outcome → the bound histogram: no label hashing per request. */
+  private readonly requestSeries = new Map<string, Map<string, Map<string, Observer>>>();
   private readonly storeSeconds: ReadonlyMap<StoreOperation, Observer>;
   private readonly storeErrors: ReadonlyMap<StoreOperation, Incrementer>;
   private readonly issued: Counter;
@@ -81,7 +83,13 @@ export class Metrics implements SessionEvents {
   }
 
   observeRequest(route: string, operation: string, outcome: string, seconds: number): void {
-    this.requestSeconds.observe({ route, operation, outcome }, seconds);
+    let byOperation = this.requestSeries.get(route);
+    if (byOperation === undefined) this.requestSeries.set(route, (byOperation = new Map()));
+    let byOutcome = byOperation.get(operation);
+    if (byOutcome === undefined) byOperation.set(operation, (byOutcome = new Map()));
+    let series = byOutcome.get(outcome);
+    if (series === undefined) byOutcome.set(outcome, (series = this.requestSeconds.labels(route, operation, outcome)));
+    series.observe(seconds);
   }
 
   /** The store's `onCommand` observer; an arrow so it can be handed over as it is. */

@@ -52,6 +52,8 @@ export function requestIdOf(raw: IncomingMessage): string {
 
 /** Installs the request ID echo, the drain behaviour, the log line and the request metrics on `app`. */
 export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void {
+  // The level is fixed at start-up; below `info` the request line is not even built.
+  const writesInfo = ['trace', 'debug', 'info'].includes(app.log.level);
   app.decorateRequest('operation', null);
   app.decorateRequest('operationName', null);
   app.decorateRequest('errorCode', null);
@@ -72,18 +74,20 @@ export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    record(request, reply, metrics);
+    record(request, reply, metrics, writesInfo);
     done();
   });
 }
 
-function record(request: FastifyRequest, reply: FastifyReply, metrics: Metrics): void {
+function record(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, writesInfo: boolean): void {
   const route = request.routeOptions.url ?? 'unmatched';
   const status = reply.statusCode;
   const durationMs = reply.elapsedTime;
   metrics.observeRequest(route, request.operation ?? '', request.errorCode ?? STATUS_CLASS[(status / 100) | 0] ?? 'other', durationMs / 1000);
+  if (!writesInfo) return; // skip building the line when it would not be written
   request.log.info(
     {
+      requestId: request.id,
       method: request.method,
       route,
       operation: request.operation ?? undefined,

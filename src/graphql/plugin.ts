@@ -88,6 +88,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
       request.operation = query.label;
       request.operationName = query.name;
       const answer = await fastPath.answer(query, body, context);
+      if (answer === null) return apolloHandler.call(app, request, reply);
       request.errorCode = answer.errorCode;
       return reply.code(answer.status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(answer.body);
     },
