@@ -177,6 +177,7 @@ async function main(): Promise<void> {
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const redisServer = pinned(LOAD_CORE, 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work]);
   const redis = new Redis(redisPort, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) });
+  redis.on('error', () => undefined); // refused until redis-server is up; the ping below waits
   await redis.ping();
 
   try {
@@ -401,6 +402,7 @@ async function extraMeasurements(
   const memoryServer = pinned(LOAD_CORE, 'redis-server', ['--port', String(memoryPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work]);
   const memoryUrl = `redis://127.0.0.1:${memoryPort}`;
   const memoryRedis = new Redis(memoryPort, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) });
+  memoryRedis.on('error', () => undefined);
   try {
     await memoryRedis.ping();
     const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await memoryRedis.info('memory'))?.[1]);
