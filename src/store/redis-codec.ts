@@ -15,9 +15,8 @@
 import type { SessionState } from '../session/model';
 
 export const FORMAT_VERSION = 1;
-/** Where lastAccessedAtMs starts in the value, and how many digits it takes (until year 2286). */
+/** Where lastAccessedAtMs starts in the value (it takes 13 digits until the year 2286). */
 export const LAST_ACCESS_OFFSET = 2;
-export const LAST_ACCESS_DIGITS = 13;
 const BAR = 0x7c; // '|'
 
 function lengthPrefixed(text: string): string {
@@ -34,11 +33,6 @@ export function encodeAttributes(attributes: Iterable<readonly [string, string]>
 /** A session as stored: its state and when its idle clock last restarted. */
 export interface StoredSession extends SessionState {
   lastAccessedAtMs: number;
-}
-
-export function encodeSession(session: StoredSession): string {
-  const header = `${FORMAT_VERSION}|${session.lastAccessedAtMs}|${session.maxInactiveSeconds}|${session.createdAtMs}|${session.version}|`;
-  return header + lengthPrefixed(session.principal ?? '') + encodeAttributes(session.attributes);
 }
 
 export class CorruptSessionError extends Error {

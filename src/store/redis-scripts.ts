@@ -9,6 +9,8 @@
  * tells when the key expires.
  */
 
+import { LAST_ACCESS_OFFSET } from './redis-codec';
+
 /**
  * Epoch milliseconds from Redis's clock, as a number (for PXAT) and as a 13-digit decimal string
  * (for the value: Lua 5.1 would print the number as 1.7e+12).
@@ -48,7 +50,7 @@ local last, max = string.match(head, '^1|(%d+)|(%d+)|')
 if not last then return false end
 local now, now_text = now_ms()
 if now - tonumber(last) < tonumber(ARGV[1]) then return false end
-redis.call('SETRANGE', KEYS[1], 2, now_text)
+redis.call('SETRANGE', KEYS[1], ${LAST_ACCESS_OFFSET}, now_text)
 redis.call('PEXPIREAT', KEYS[1], now + tonumber(max) * 1000)
 return now
 `;

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
-import { decodeSession } from '../../src/store/redis-codec';
+import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
 import { RedisSessionStore } from '../../src/store/redis';
 import { uniqueNamespace, waitUntil } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
@@ -41,7 +41,7 @@ describeSessionStore('redis', async (options) => {
       const key = store.keyOf(id);
       const stored = decodeSession((await redis.getBuffer(key)) as Buffer);
       const lastAccessedAtMs = stored.lastAccessedAtMs - ms;
-      await redis.setrange(key, 2, String(lastAccessedAtMs));
+      await redis.setrange(key, LAST_ACCESS_OFFSET, String(lastAccessedAtMs));
       await redis.pexpireat(key, lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
     },
     async expire(id) {
