@@ -16,7 +16,7 @@ import { isWellFormedSessionId } from '../session/ids';
 import { issueSession } from '../session/issue';
 import type { NewSession } from '../session/model';
 import { presentedSessionId, type SessionTransport } from '../session/transport';
-import type { SessionStore } from '../store/store';
+import { NO_SESSION, type SessionStore } from '../store/store';
 
 export interface RestOptions {
   readonly store: SessionStore;
@@ -33,15 +33,16 @@ export async function restPlugin(app: FastifyInstance, options: RestOptions): Pr
   const anonymous: NewSession = { principal: null, attributes: [], maxInactiveSeconds: options.sessionTimeoutSeconds };
 
   async function answer(id: string | null, reply: FastifyReply): Promise<FastifyReply> {
-    let record = id === null ? null : ((await options.store.getMany([id]))[0] ?? null);
-    if (record === null) {
-      record = await issueSession(options.store, anonymous);
+    const read = id === null ? NO_SESSION : await options.store.readAttribute(id, options.legacyAttribute);
+    reply.header('cache-control', 'no-store');
+    if (!read.found) {
+      const record = await issueSession(options.store, anonymous);
       options.events.sessionIssued();
+      return reply.header(options.sessionHeader, record.id).send();
     }
-    reply.header(options.sessionHeader, record.id).header('cache-control', 'no-store');
-    const json = record.attributes.get(options.legacyAttribute);
-    // The stored JSON text goes out as it is: no parse, no re-serialisation.
-    return json === undefined ? reply.send() : reply.type('application/json; charset=utf-8').send(json);
+    reply.header(options.sessionHeader, id);
+    // The stored JSON bytes go out as they are: no decoding, no parse, no re-serialisation.
+    return read.json === null ? reply.send() : reply.type('application/json; charset=utf-8').send(read.json);
   }
 
   app.get('/api/v2/session', async (request, reply) => answer(presentedSessionId(request.headers, options.transport), reply));

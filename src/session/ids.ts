@@ -8,7 +8,7 @@
  * IDs are bearer secrets, so they are never stored in the clear: the store keys a session by
  * `digest(id)`, a SHA-256 of the ID, and logs never carry either.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 export const ID_BYTES = 32;
 export const ID_LENGTH = 43;
@@ -27,5 +27,6 @@ export function isWellFormedSessionId(value: unknown): value is string {
 
 /** The non-reversible name a session is stored under. */
 export function sessionDigest(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  // One-shot crypto.hash: a third of createHash's cost, and this runs on every request.
+  return hash('sha256', id, 'base64url');
 }

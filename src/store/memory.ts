@@ -16,7 +16,7 @@ import {
   type SessionRecord,
   type SessionState,
 } from '../session/model';
-import type { SessionStore } from './store';
+import { NO_SESSION, type AttributeRead, type SessionStore } from './store';
 
 interface Entry {
   state: SessionState;
@@ -77,6 +77,13 @@ export class MemorySessionStore implements SessionStore {
       }
       return toRecord(id, entry);
     });
+  }
+
+  async readAttribute(id: string, name: string): Promise<AttributeRead> {
+    const [record] = await this.getMany([id]);
+    if (record === null || record === undefined) return NO_SESSION;
+    const json = record.attributes.get(name);
+    return { found: true, json: json === undefined ? null : Buffer.from(json) };
   }
 
   async update(id: string, patch: SessionPatch): Promise<SessionRecord> {

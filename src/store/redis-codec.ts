@@ -42,37 +42,82 @@ export class CorruptSessionError extends Error {
   }
 }
 
-/** Reads a value written by `encodeSession` or the Lua scripts. */
-export function decodeSession(value: Buffer): StoredSession {
-  let pos = 0;
-  const number = (): number => {
-    const bar = value.indexOf(BAR, pos);
-    if (bar < 0) throw new CorruptSessionError(`no field at byte ${pos}`);
-    const n = Number(value.toString('latin1', pos, bar));
-    if (!Number.isSafeInteger(n) || bar === pos) throw new CorruptSessionError(`bad number at byte ${pos}`);
-    pos = bar + 1;
-    return n;
-  };
-  const text = (): string => {
-    const length = number();
-    const end = pos + length;
-    if (end > value.length) throw new CorruptSessionError(`field past the end at byte ${pos}`);
-    const out = value.toString('utf8', pos, end);
-    pos = end;
-    return out;
-  };
+/** Walks a stored value field by field; every read checks its bounds. */
+class Cursor {
+  pos = 0;
+  /** End of the last field `field()` passed over. */
+  end = 0;
 
-  const format = number();
-  if (format !== FORMAT_VERSION) throw new CorruptSessionError(`format ${format}`);
-  const lastAccessedAtMs = number();
-  const maxInactiveSeconds = number();
-  const createdAtMs = number();
-  const version = number();
-  const principal = text();
+  constructor(private readonly value: Buffer) {}
+
+  get done(): boolean {
+    return this.pos >= this.value.length;
+  }
+
+  number(): number {
+    const bar = this.value.indexOf(BAR, this.pos);
+    if (bar < 0) throw new CorruptSessionError(`no field at byte ${this.pos}`);
+    const n = Number(this.value.toString('latin1', this.pos, bar));
+    if (!Number.isSafeInteger(n) || bar === this.pos) throw new CorruptSessionError(`bad number at byte ${this.pos}`);
+    this.pos = bar + 1;
+    return n;
+  }
+
+  /** Passes over one length-prefixed field; answers where it starts (it ends at `this.end`). */
+  field(): number {
+    const length = this.number();
+    const start = this.pos;
+    this.end = start + length;
+    if (this.end > this.value.length) throw new CorruptSessionError(`field past the end at byte ${start}`);
+    this.pos = this.end;
+    return start;
+  }
+
+  text(): string {
+    const start = this.field();
+    return this.value.toString('utf8', start, this.end);
+  }
+
+  /** Format, lastAccessedAt, maxInactive, createdAt, version. */
+  header(): [lastAccessedAtMs: number, maxInactiveSeconds: number, createdAtMs: number, version: number] {
+    const format = this.number();
+    if (format !== FORMAT_VERSION) throw new CorruptSessionError(`format ${format}`);
+    return [this.number(), this.number(), this.number(), this.number()];
+  }
+}
+
+/** Reads a value written by the Lua scripts. */
+export function decodeSession(value: Buffer): StoredSession {
+  const cursor = new Cursor(value);
+  const [lastAccessedAtMs, maxInactiveSeconds, createdAtMs, version] = cursor.header();
+  const principal = cursor.text();
   const attributes = new Map<string, string>();
-  while (pos < value.length) {
-    const name = text();
-    attributes.set(name, text());
+  while (!cursor.done) {
+    const name = cursor.text();
+    attributes.set(name, cursor.text());
   }
   return { principal: principal === '' ? null : principal, attributes, createdAtMs, lastAccessedAtMs, maxInactiveSeconds, version };
+}
+
+/** One attribute's stored JSON bytes, found without decoding the rest of the session. */
+export interface AttributeView {
+  readonly lastAccessedAtMs: number;
+  readonly maxInactiveSeconds: number;
+  /** A view into the value (no copy); null when the session has no such attribute. */
+  readonly json: Buffer | null;
+}
+
+export function readAttribute(value: Buffer, name: Buffer): AttributeView {
+  const cursor = new Cursor(value);
+  const [lastAccessedAtMs, maxInactiveSeconds] = cursor.header();
+  cursor.field(); // principal
+  while (!cursor.done) {
+    const nameStart = cursor.field();
+    const nameEnd = cursor.end;
+    const jsonStart = cursor.field();
+    if (nameEnd - nameStart === name.length && value.compare(name, 0, name.length, nameStart, nameEnd) === 0) {
+      return { lastAccessedAtMs, maxInactiveSeconds, json: value.subarray(jsonStart, cursor.end) };
+    }
+  }
+  return { lastAccessedAtMs, maxInactiveSeconds, json: null };
 }

@@ -22,9 +22,9 @@ import Redis, { ReplyError } from 'ioredis';
 import { GatewayError } from '../errors';
 import { sessionDigest } from '../session/ids';
 import { patchError, sessionNotFound, touchDue, type NewSession, type SessionPatch, type SessionRecord } from '../session/model';
-import { decodeSession, encodeAttributes, type StoredSession } from './redis-codec';
+import { decodeSession, encodeAttributes, readAttribute, type StoredSession } from './redis-codec';
 import { CREATE_SESSION, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
-import type { CommandObserver, SessionStore, StoreOperation } from './store';
+import { NO_SESSION, type AttributeRead, type CommandObserver, type SessionStore, type StoreOperation } from './store';
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -54,6 +54,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
   private readonly touchIntervalMs: number;
+  private readonly attributeNames = new Map<string, Buffer>();
   /** Redis's clock minus ours, from the last TIME Redis showed us. */
   private clockOffsetMs = 0;
   private lastErrorLogMs = 0;
@@ -115,6 +116,28 @@ export class RedisSessionStore implements SessionStore {
     }
     if (touches.length > 0) await Promise.all(touches);
     return records;
+  }
+
+  async readAttribute(id: string, name: string): Promise<AttributeRead> {
+    const key = this.keyOf(id);
+    const value = await this.call('getMany', () => this.redis.getBuffer(key));
+    if (value === null) return NO_SESSION;
+    const view = readAttribute(value, this.nameBytes(name));
+    if (touchDue(view.lastAccessedAtMs, Date.now() + this.clockOffsetMs, this.touchIntervalMs)) {
+      const touchedAtMs = await this.call('touch', () => this.redis.touchSession(key, this.touchIntervalMs));
+      if (touchedAtMs !== null) this.observeRedisTime(touchedAtMs);
+    }
+    return { found: true, json: view.json };
+  }
+
+  /** Attribute names as bytes, kept: the REST shim asks for the same one on every request. */
+  private nameBytes(name: string): Buffer {
+    let bytes = this.attributeNames.get(name);
+    if (bytes === undefined) {
+      bytes = Buffer.from(name);
+      if (this.attributeNames.size < 16) this.attributeNames.set(name, bytes);
+    }
+    return bytes;
   }
 
   /** Slides one session's expiry; on success the record it answers with shows the new times. */

@@ -8,6 +8,8 @@
  * - `create` never overwrites: it answers `null` when the id is taken.
  * - `getMany` answers in the order asked, `null` where a session is missing or expired, and
  *   slides the expiry of each session found, writing at most once per touch interval.
+ * - `readAttribute` is `getMany` of one session narrowed to one attribute's stored JSON bytes:
+ *   the REST shim's read, without decoding what it does not send. It slides the expiry the same way.
  * - `update` applies a patch and slides the expiry, or throws SESSION_NOT_FOUND /
  *   VERSION_CONFLICT / PAYLOAD_TOO_LARGE having written nothing. It never brings back a session
  *   that has expired or been revoked.
@@ -26,11 +28,17 @@ export type StoreOperation = 'create' | 'getMany' | 'touch' | 'update' | 'destro
  */
 export type CommandObserver = (operation: StoreOperation, seconds: number, ok: boolean) => void;
 
+/** What `readAttribute` found: no session, or a session and its attribute's JSON (null if absent). */
+export type AttributeRead = { readonly found: false } | { readonly found: true; readonly json: Buffer | null };
+
+export const NO_SESSION: AttributeRead = Object.freeze({ found: false });
+
 export interface SessionStore {
   /** `'redis'` or `'memory'`: shown in logs and health output. */
   readonly kind: string;
   create(id: string, session: NewSession): Promise<SessionRecord | null>;
   getMany(ids: readonly string[]): Promise<Array<SessionRecord | null>>;
+  readAttribute(id: string, name: string): Promise<AttributeRead>;
   update(id: string, patch: SessionPatch): Promise<SessionRecord>;
   destroy(id: string): Promise<boolean>;
   /** Resolves when the store can serve (Redis: connected), rejects with STORE_UNAVAILABLE. */

@@ -210,6 +210,32 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       expect((back?.expiresAtMs ?? 0) - harness.now()).toBeGreaterThan(600_000 - 2000);
     });
 
+    test('readAttribute answers one attribute as its stored JSON bytes, or says what is missing', async () => {
+      const json = '{"이름":"김민수","n":12345678901234567890}';
+      const record = await created(plain({ attributes: [['cart', '[1]'], ['user', json], ['u', '1']] }));
+      const read = await store.readAttribute(record.id, 'user');
+      expect(read.found).toBe(true);
+      expect(read.found && read.json?.toString('utf8')).toBe(json);
+      expect(await store.readAttribute(record.id, 'use')).toEqual({ found: true, json: null });
+      expect(await store.readAttribute(record.id, 'users')).toEqual({ found: true, json: null });
+      expect(await store.readAttribute(generateSessionId(), 'user')).toEqual({ found: false });
+      await store.destroy(record.id);
+      expect(await store.readAttribute(record.id, 'user')).toEqual({ found: false });
+    });
+
+    test('readAttribute slides the expiry like getMany, and only when the touch is due', async () => {
+      const record = await created();
+      await harness.age(record.id, (TOUCH_SECONDS - 5) * 1000);
+      await store.readAttribute(record.id, 'user');
+      const untouched = await read(record.id);
+      expect((untouched?.expiresAtMs ?? 0) - harness.now()).toBeLessThan((600 - TOUCH_SECONDS + 5) * 1000 + 1000);
+      await harness.age(record.id, 10_000);
+      await store.readAttribute(record.id, 'user');
+      const touched = await read(record.id);
+      expect((touched?.expiresAtMs ?? 0) - harness.now()).toBeGreaterThan(600_000 - 2000);
+      expect(touched?.version).toBe(1);
+    });
+
     test('100 concurrent updates of different attributes all land', async () => {
       const record = await created(plain({ attributes: [] }));
       await Promise.all(Array.from({ length: 100 }, (_, i) => store.update(record.id, patch({ set: [[`k${i}`, String(i)]] }))));
