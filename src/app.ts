@@ -2,7 +2,11 @@
  * Composes the HTTP server from its parts: request telemetry, CORS, the GraphQL face, the
  * GraphQL IDE, the REST shim, the health probes and metrics, and the one error mapping. Builds
  * nothing global: two apps with two configs can live in one process.
+ *
+ * The node:http server under Fastify first offers each request to the REST shim's direct lane
+ * (the plain session read, see `rest/session-shim.ts`); whatever it leaves goes to Fastify.
  */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,9 +16,9 @@ import { graphqlPlugin } from './graphql/plugin';
 import { healthPlugin } from './health';
 import { pathOf } from './logger';
 import { metricsPlugin, type Metrics } from './metrics';
-import { instrumentRequests, requestIdOf } from './request-telemetry';
+import { instrumentRequests, RequestTelemetry, requestIdOf } from './request-telemetry';
 import { browserPage, playgroundPlugin } from './playground/plugin';
-import { restPlugin } from './rest/session-shim';
+import { SessionShim } from './rest/session-shim';
 import { ServiceTokens } from './session/caller';
 import { sessionTransport } from './session/transport';
 import type { SessionStore } from './store/store';
@@ -28,7 +32,30 @@ export interface AppParts {
 }
 
 export async function buildApp({ config, store, logger, metrics }: AppParts): Promise<FastifyInstance> {
+  const telemetry = new RequestTelemetry(metrics, logger);
+  const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
+  const shim = new SessionShim({
+    store,
+    transport,
+    sessionHeader: config.sessionHeader,
+    legacyAttribute: config.legacyAttribute,
+    sessionTimeoutSeconds: config.sessionTimeoutSeconds,
+    events: metrics,
+    telemetry,
+  });
   const app = Fastify({
+    // What Fastify's own factory does, with the shim's direct lane in front of Fastify's handler.
+    serverFactory: (fastify, options) => {
+      const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+        if (!shim.serveDirect(request, response)) fastify(request, response);
+      });
+      // Fastify has filled in its defaults by now (keep-alive 72 s, no request or idle timeout).
+      const timeouts = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
+      server.keepAliveTimeout = timeouts.keepAliveTimeout;
+      server.requestTimeout = timeouts.requestTimeout;
+      server.setTimeout(timeouts.connectionTimeout);
+      return server;
+    },
     loggerInstance: logger as FastifyBaseLogger,
     // A patch may hold a whole session's attributes, JSON-escaped: leave room above the limit
     // so the store's own check answers with the precise PAYLOAD_TOO_LARGE.
@@ -40,7 +67,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     // X-Request-ID is read (and checked) by requestIdOf, not taken as it comes.
     requestIdHeader: false,
-    genReqId: requestIdOf,
+    genReqId: (raw) => requestIdOf(raw.headers),
     // request.log is the app's logger itself, not a pino child per request (whose bindings are
     // serialised on every request): every line about a request carries its requestId explicitly.
     childLoggerFactory: (logger) => logger,
@@ -49,8 +76,12 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     return503OnClosing: false,
     trustProxy: true,
   });
-  instrumentRequests(app, metrics);
-  app.setErrorHandler(handleError);
+  instrumentRequests(app, telemetry);
+  app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
+    const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
+    telemetry.failed(request.id, gatewayError);
+    sendError(request, reply, gatewayError);
+  });
   app.setNotFoundHandler((request, reply) => {
     sendError(request, reply, new GatewayError('NOT_FOUND', `no route for ${request.method} ${pathOf(request.url)}`));
   });
@@ -67,7 +98,6 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     });
   }
 
-  const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
   const playground = { enabled: config.playground, sessionHeader: config.sessionHeader };
   const limits = {
     maxAttributeBytes: config.maxAttributeBytes,
@@ -85,14 +115,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     metrics,
   });
   await app.register(playgroundPlugin, playground);
-  await app.register(restPlugin, {
-    store,
-    transport,
-    sessionHeader: config.sessionHeader,
-    legacyAttribute: config.legacyAttribute,
-    sessionTimeoutSeconds: config.sessionTimeoutSeconds,
-    events: metrics,
-  });
+  await app.register(shim.routes);
   await app.register(healthPlugin, { store });
   await app.register(metricsPlugin, { metrics });
   return app;
@@ -105,15 +128,6 @@ function fromFastify(error: FastifyError): GatewayError {
     return new GatewayError('BAD_USER_INPUT', error.message);
   }
   return new GatewayError('INTERNAL', 'internal error', { cause: error });
-}
-
-function handleError(error: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply): void {
-  const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
-  if (gatewayError.code === 'INTERNAL') request.log.error({ requestId: request.id, err: gatewayError.cause ?? gatewayError }, 'internal error');
-  if (gatewayError.code === 'STORE_UNAVAILABLE') {
-    request.log.warn({ requestId: request.id, reason: String((gatewayError.cause as Error | undefined)?.message) }, 'store unavailable');
-  }
-  sendError(request, reply, gatewayError);
 }
 
 /** GraphQL clients get a GraphQL-shaped error; REST clients `{ error: { code, message } }`. */

@@ -9,9 +9,20 @@
  * body if it has none, and the session's ID in the session header. When the presented ID is
  * missing, malformed, unknown or expired, a new session is issued and its new ID returned:
  * this is how modules obtain IDs. A made-up ID is never adopted.
+ *
+ * Two doors, one answer. This read sits on the path of every request every module serves, so
+ * the common request (a GET of either path with no query and no `Origin`, which is all a module
+ * or nginx sends) is served straight from node:http by `serveDirect`, without Fastify's request
+ * and reply objects, router and hooks: that machinery cost about a third of this request's CPU
+ * time. Everything else (queries, CORS, HEAD) goes through the Fastify routes. Both doors call
+ * `answer`, send the same headers and body, and report to the same request telemetry; a test
+ * holds the two to identical responses.
  */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError, restErrorBody } from '../errors';
 import type { SessionEvents } from '../metrics';
+import { REQUEST_ID_HEADER, requestIdOf, type RequestTelemetry } from '../request-telemetry';
 import { isWellFormedSessionId } from '../session/ids';
 import { issueSession } from '../session/issue';
 import type { NewSession } from '../session/model';
@@ -21,36 +32,113 @@ import { NO_SESSION, type SessionStore } from '../store/store';
 export interface RestOptions {
   readonly store: SessionStore;
   readonly transport: SessionTransport;
+  /** The session header as configured, for the response. */
   readonly sessionHeader: string;
   readonly legacyAttribute: string;
   readonly sessionTimeoutSeconds: number;
   readonly events: SessionEvents;
+  readonly telemetry: RequestTelemetry;
 }
 
+/** What the shim answers a presented ID with. */
+interface ShimAnswer {
+  /** The session's ID: the one presented, or the one just issued. */
+  readonly id: string;
+  /** The legacy attribute's stored JSON, as stored; null when the session has none. */
+  readonly json: Buffer | null;
+}
+
+const V1 = '/api/v1/session';
+const V2 = '/api/v2/session';
 const LEGACY_PARAM = 'jsessionid';
+const JSON_TYPE = 'application/json; charset=utf-8';
 
-export async function restPlugin(app: FastifyInstance, options: RestOptions): Promise<void> {
-  const anonymous: NewSession = { principal: null, attributes: [], maxInactiveSeconds: options.sessionTimeoutSeconds };
+export class SessionShim {
+  private readonly anonymous: NewSession;
+  private readonly headerName: string;
 
-  async function answer(id: string | null, reply: FastifyReply): Promise<FastifyReply> {
-    const read = id === null ? NO_SESSION : await options.store.readAttribute(id, options.legacyAttribute);
-    reply.header('cache-control', 'no-store');
-    if (!read.found) {
-      const record = await issueSession(options.store, anonymous);
-      options.events.sessionIssued();
-      return reply.header(options.sessionHeader, record.id).send();
-    }
-    reply.header(options.sessionHeader, id);
-    // The stored JSON bytes go out as they are: no decoding, no parse, no re-serialisation.
-    return read.json === null ? reply.send() : reply.type('application/json; charset=utf-8').send(read.json);
+  constructor(private readonly options: RestOptions) {
+    this.anonymous = { principal: null, attributes: [], maxInactiveSeconds: options.sessionTimeoutSeconds };
+    this.headerName = options.sessionHeader.toLowerCase();
   }
 
-  app.get('/api/v2/session', async (request, reply) => answer(presentedSessionId(request.headers, options.transport), reply));
+  /** The presented session's legacy attribute, or a newly issued session when there is none. */
+  answer(id: string | null): Promise<ShimAnswer> {
+    // Promise chaining rather than async/await: this is the hot path (see the store's `call`).
+    if (id === null) return this.issue();
+    return this.options.store.readAttribute(id, this.options.legacyAttribute).then((read) => (read.found ? { id, json: read.json } : this.issue()));
+  }
 
-  app.get('/api/v1/session', async (request, reply) => {
-    const fromQuery = legacyQueryId(request);
-    return answer(fromQuery ?? presentedSessionId(request.headers, options.transport), reply);
-  });
+  private async issue(): Promise<ShimAnswer> {
+    const record = await issueSession(this.options.store, this.anonymous);
+    this.options.events.sessionIssued();
+    return { id: record.id, json: null };
+  }
+
+  /** The Fastify routes: every request `serveDirect` leaves. */
+  readonly routes = async (app: FastifyInstance): Promise<void> => {
+    app.get(V2, async (request, reply) => this.reply(await this.answer(presentedSessionId(request.headers, this.options.transport)), reply));
+    app.get(V1, async (request, reply) => {
+      const id = legacyQueryId(request) ?? presentedSessionId(request.headers, this.options.transport);
+      return this.reply(await this.answer(id), reply);
+    });
+  };
+
+  private reply(answer: ShimAnswer, reply: FastifyReply): FastifyReply {
+    reply.header('cache-control', 'no-store').header(this.headerName, answer.id);
+    // The stored JSON bytes go out as they are: no decoding, no parse, no re-serialisation.
+    return answer.json === null ? reply.send() : reply.type(JSON_TYPE).send(answer.json);
+  }
+
+  /**
+   * Serves the request when it is the plain read (GET of either path, no query, no `Origin`) and
+   * returns true; returns false, having touched nothing, for Fastify to serve it.
+   */
+  serveDirect(request: IncomingMessage, response: ServerResponse): boolean {
+    if (request.method !== 'GET' || request.headers.origin !== undefined) return false;
+    const route = request.url === V2 ? V2 : request.url === V1 ? V1 : null;
+    if (route === null) return false;
+    const startedAt = performance.now();
+    const requestId = requestIdOf(request.headers);
+    this.answer(presentedSessionId(request.headers, this.options.transport)).then(
+      (answer) => {
+        const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store', [this.headerName]: answer.id };
+        if (answer.json !== null) headers['content-type'] = JSON_TYPE;
+        this.sendDirect(response, 200, headers, answer.json, requestId);
+        this.recordDirect(route, requestId, startedAt, 200, null);
+      },
+      (thrown: unknown) => {
+        const error = thrown instanceof GatewayError ? thrown : new GatewayError('INTERNAL', 'internal error', { cause: thrown });
+        this.options.telemetry.failed(requestId, error);
+        const message = error.code === 'INTERNAL' ? 'internal error' : error.message;
+        const body = Buffer.from(JSON.stringify(restErrorBody(new GatewayError(error.code, message))));
+        this.sendDirect(response, error.status, { 'content-type': JSON_TYPE }, body, requestId);
+        this.recordDirect(route, requestId, startedAt, error.status, error.code);
+      },
+    );
+    return true;
+  }
+
+  private sendDirect(response: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: Buffer | null, requestId: string): void {
+    headers['content-length'] = body === null ? 0 : body.length;
+    headers[REQUEST_ID_HEADER] = requestId;
+    if (this.options.telemetry.draining) headers.connection = 'close';
+    response.writeHead(status, headers);
+    response.end(body ?? undefined);
+  }
+
+  private recordDirect(route: string, requestId: string, startedAt: number, status: number, errorCode: string | null): void {
+    this.options.telemetry.record({
+      requestId,
+      method: 'GET',
+      route,
+      operation: null,
+      operationName: null,
+      status,
+      errorCode,
+      durationMs: performance.now() - startedAt,
+    });
+  }
 }
 
 /**

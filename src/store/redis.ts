@@ -118,16 +118,18 @@ export class RedisSessionStore implements SessionStore {
     return records;
   }
 
-  async readAttribute(id: string, name: string): Promise<AttributeRead> {
+  readAttribute(id: string, name: string): Promise<AttributeRead> {
     const key = this.keyOf(id);
-    const value = await this.call('getMany', () => this.redis.getBuffer(key));
-    if (value === null) return NO_SESSION;
-    const view = readAttribute(value, this.nameBytes(name));
-    if (touchDue(view.lastAccessedAtMs, Date.now() + this.clockOffsetMs, this.touchIntervalMs)) {
-      const touchedAtMs = await this.call('touch', () => this.redis.touchSession(key, this.touchIntervalMs));
-      if (touchedAtMs !== null) this.observeRedisTime(touchedAtMs);
-    }
-    return { found: true, json: view.json };
+    return this.call('getMany', () => this.redis.getBuffer(key)).then((value) => {
+      if (value === null) return NO_SESSION;
+      const view = readAttribute(value, this.nameBytes(name));
+      const read = { found: true, json: view.json } as const;
+      if (!touchDue(view.lastAccessedAtMs, Date.now() + this.clockOffsetMs, this.touchIntervalMs)) return read;
+      return this.call('touch', () => this.redis.touchSession(key, this.touchIntervalMs)).then((touchedAtMs) => {
+        if (touchedAtMs !== null) this.observeRedisTime(touchedAtMs);
+        return read;
+      });
+    });
   }
 
   /** Attribute names as bytes, kept: the REST shim asks for the same one on every request. */
@@ -191,18 +193,30 @@ export class RedisSessionStore implements SessionStore {
     this.client.disconnect();
   }
 
-  /** The one way to Redis: errors become coded errors, and every command is timed when observed. */
-  private async call<T>(operation: StoreOperation, command: () => Promise<T>): Promise<T> {
+  /**
+   * The one way to Redis: errors become coded errors, and every command is timed when observed.
+   * Plain promise chaining rather than async/await: this wraps every read, and each async layer
+   * costs a promise and a microtask turn.
+   */
+  private call<T>(operation: StoreOperation, command: () => Promise<T>): Promise<T> {
     const observe = this.options.onCommand;
     const startedAt = observe === undefined ? 0 : performance.now();
+    let pending: Promise<T>;
     try {
-      const result = await command();
-      observe?.(operation, (performance.now() - startedAt) / 1000, true);
-      return result;
+      pending = command();
     } catch (error) {
-      observe?.(operation, (performance.now() - startedAt) / 1000, false);
-      throw toGatewayError(error);
+      pending = Promise.reject(error); // still observed and coded below, as a rejection
     }
+    return pending.then(
+      (result) => {
+        observe?.(operation, (performance.now() - startedAt) / 1000, true);
+        return result;
+      },
+      (error: unknown) => {
+        observe?.(operation, (performance.now() - startedAt) / 1000, false);
+        throw toGatewayError(error);
+      },
+    );
   }
 
   private observeRedisTime(redisNowMs: number): void {

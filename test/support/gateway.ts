@@ -40,7 +40,15 @@ export interface GraphQLResponse {
   readonly body: { data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
 }
 
-export async function startGateway(options: { redisUrl?: string; env?: Record<string, string>; logger?: Logger } = {}): Promise<Gateway> {
+export interface GatewayOptions {
+  redisUrl?: string;
+  env?: Record<string, string>;
+  logger?: Logger;
+  /** Runs on the built app before it is made ready: a test may add a hook to watch Fastify. */
+  beforeReady?: (app: FastifyInstance) => void;
+}
+
+export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const config = loadConfig({
     SERVICE_TOKENS: SERVICE_TOKEN,
     SESSION_NAMESPACE: uniqueNamespace(),
@@ -62,6 +70,7 @@ export async function startGateway(options: { redisUrl?: string; env?: Record<st
         });
   await waitUntil(() => store.ping().then(() => true, () => false));
   const app = await buildApp({ config, store, logger: options.logger ?? createLogger('silent'), metrics });
+  options.beforeReady?.(app);
   await app.ready();
   const http = request(app.server);
   return {
