@@ -113,6 +113,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     introspection: config.playground,
     browserPage: browserPage(playground),
     metrics,
+    telemetry,
   });
   await app.register(playgroundPlugin, playground);
   await app.register(shim.routes);

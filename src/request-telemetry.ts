@@ -14,7 +14,7 @@
  * the Fastify request (set by the faces), one `onSend` and one `onResponse` hook built once per app.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayError } from './errors';
@@ -91,6 +91,18 @@ export class RequestTelemetry {
 
   startDraining(): void {
     this.drainingNow = true;
+  }
+
+  /**
+   * Sends a whole response straight through node:http, for the doors that bypass Fastify's
+   * reply: with the request ID, and `Connection: close` while draining, as every response has.
+   */
+  send(response: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: Buffer | string | null, requestId: string): void {
+    headers['content-length'] = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    headers[REQUEST_ID_HEADER] = requestId;
+    if (this.drainingNow) headers.connection = 'close';
+    response.writeHead(status, headers);
+    response.end(body ?? undefined);
   }
 
   record(request: RequestRecord): void {

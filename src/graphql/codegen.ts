@@ -10,7 +10,11 @@ const config: CodegenConfig = {
   schema: 'schema/*.graphql',
   generates: {
     'src/graphql/generated.ts': {
-      plugins: [{ add: { content: '/* Generated from schema/*.graphql by `npm run codegen`; do not edit. */' } }, 'typescript', 'typescript-resolvers'],
+      plugins: [
+        { add: { content: "/* Generated from schema/*.graphql by `npm run codegen`; do not edit. */\nimport type { StoredJson } from './stored-json';" } },
+        'typescript',
+        'typescript-resolvers',
+      ],
       config: {
         useTypeImports: true,
         // Resolvers receive and return the store's record, not the GraphQL shape.
@@ -20,7 +24,8 @@ const config: CodegenConfig = {
           ID: 'string',
           DateTime: 'Date | string',
           JSON: 'unknown',
-          JSONObject: 'Record<string, unknown>',
+          // Resolvers may answer with the stored JSON text itself (see stored-json.ts).
+          JSONObject: { input: 'Record<string, unknown>', output: 'Record<string, unknown> | StoredJson' },
         },
         // Input types as resolvers see them: read-only, like the rest of the code base.
         immutableTypes: true,

@@ -26,6 +26,7 @@ import {
 } from 'graphql';
 import { GatewayError } from '../errors';
 import type { GraphQLContext } from './context';
+import { stringifyWithStoredJson } from './stored-json';
 
 /** Documents remembered; past this the cache starts over (a fleet sends a few dozen at most). */
 const MAX_DOCUMENTS = 500;
@@ -126,7 +127,7 @@ export class QueryFastPath {
   /** Mirrors Apollo: errors formatted by the same function, status from the errors' codes. */
   private serialize(result: ExecutionResult): FastAnswer {
     if (result.errors === undefined || result.errors.length === 0) {
-      return { status: 200, body: `${JSON.stringify({ data: result.data })}\n`, errorCode: null };
+      return { status: 200, body: `${stringifyWithStoredJson({ data: result.data })}\n`, errorCode: null };
     }
     let status = 200;
     const errors = result.errors.map((error: GraphQLError) => {
@@ -138,6 +139,6 @@ export class QueryFastPath {
     });
     const payload = { errors, data: result.data };
     const code = errors[0]?.extensions?.code;
-    return { status, body: `${JSON.stringify(payload)}\n`, errorCode: typeof code === 'string' ? code : null };
+    return { status, body: `${stringifyWithStoredJson(payload)}\n`, errorCode: typeof code === 'string' ? code : null };
   }
 }

@@ -1,4 +1,5 @@
 /* Generated from schema/*.graphql by `npm run codegen`; do not edit. */
+import type { StoredJson } from './stored-json';
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { SessionRecord } from '../session/model';
 import type { GraphQLContext } from './context';
@@ -17,7 +18,7 @@ export type Scalars = {
   /** Any JSON value. */
   JSON: { input: unknown; output: unknown; }
   /** A JSON object. */
-  JSONObject: { input: Record<string, unknown>; output: Record<string, unknown>; }
+  JSONObject: { input: Record<string, unknown>; output: Record<string, unknown> | StoredJson; }
 };
 
 export type IssueSessionInput = {

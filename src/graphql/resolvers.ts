@@ -13,20 +13,14 @@ import { isWellFormedSessionId } from '../session/ids';
 import { issueSession } from '../session/issue';
 import { sessionNotFound, validateNewSession, validatePatch } from '../session/model';
 import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers } from './generated';
-
-function parseAttribute(json: string): unknown {
-  return JSON.parse(json);
-}
+import { StoredJson } from './stored-json';
 
 const Session: SessionResolvers = {
-  attributes: (session) => {
-    const out: Record<string, unknown> = {};
-    for (const [name, json] of session.attributes) out[name] = parseAttribute(json);
-    return out;
-  },
+  // The stored JSON text, never parsed on the way out (see stored-json.ts).
+  attributes: (session) => StoredJson.ofAttributes(session.attributes),
   attribute: (session, args) => {
     const json = session.attributes.get(args.name);
-    return json === undefined ? null : parseAttribute(json);
+    return json === undefined ? null : new StoredJson(json);
   },
   createdAt: (session) => new Date(session.createdAtMs),
   lastAccessedAt: (session) => new Date(session.lastAccessedAtMs),

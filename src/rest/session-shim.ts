@@ -22,7 +22,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, restErrorBody } from '../errors';
 import type { SessionEvents } from '../metrics';
-import { REQUEST_ID_HEADER, requestIdOf, type RequestTelemetry } from '../request-telemetry';
+import { requestIdOf, type RequestTelemetry } from '../request-telemetry';
 import { isWellFormedSessionId } from '../session/ids';
 import { issueSession } from '../session/issue';
 import type { NewSession } from '../session/model';
@@ -104,7 +104,7 @@ export class SessionShim {
       (answer) => {
         const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store', [this.headerName]: answer.id };
         if (answer.json !== null) headers['content-type'] = JSON_TYPE;
-        this.sendDirect(response, 200, headers, answer.json, requestId);
+        this.options.telemetry.send(response, 200, headers, answer.json, requestId);
         this.recordDirect(route, requestId, startedAt, 200, null);
       },
       (thrown: unknown) => {
@@ -112,19 +112,11 @@ export class SessionShim {
         this.options.telemetry.failed(requestId, error);
         const message = error.code === 'INTERNAL' ? 'internal error' : error.message;
         const body = Buffer.from(JSON.stringify(restErrorBody(new GatewayError(error.code, message))));
-        this.sendDirect(response, error.status, { 'content-type': JSON_TYPE }, body, requestId);
+        this.options.telemetry.send(response, error.status, { 'content-type': JSON_TYPE }, body, requestId);
         this.recordDirect(route, requestId, startedAt, error.status, error.code);
       },
     );
     return true;
-  }
-
-  private sendDirect(response: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: Buffer | null, requestId: string): void {
-    headers['content-length'] = body === null ? 0 : body.length;
-    headers[REQUEST_ID_HEADER] = requestId;
-    if (this.options.telemetry.draining) headers.connection = 'close';
-    response.writeHead(status, headers);
-    response.end(body ?? undefined);
   }
 
   private recordDirect(route: string, requestId: string, startedAt: number, status: number, errorCode: string | null): void {

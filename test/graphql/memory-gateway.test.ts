@@ -36,6 +36,18 @@ describe('CORS for browser frontends', () => {
     const response = await gateway.http.get('/api/v2/session').set('Origin', 'https://app.example.com');
     expect(response.headers['access-control-allow-origin']).toBe('https://app.example.com');
     expect(response.headers['access-control-expose-headers']?.toLowerCase()).toContain('x-session-id');
+
+    // A query the fast path answers (sent twice: the second is compiled) keeps its CORS grant.
+    const issued = await gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
+    const id = issued.body.data?.issueSession.id as string;
+    for (let i = 0; i < 2; i++) {
+      const query = await gateway.http.post('/graphql').set({ Origin: 'https://app.example.com', 'X-Session-ID': id }).send({ query: '{ session { id } }' });
+      expect(query.body).toEqual({ data: { session: { id } } });
+      expect(query.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      expect(query.headers['access-control-expose-headers']?.toLowerCase()).toContain('x-session-id');
+      expect(query.headers['x-request-id']).toBeDefined();
+      expect(query.headers['cache-control']).toBe('no-store');
+    }
   });
 
   test('another origin gets no CORS grant', async () => {
