@@ -114,6 +114,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     browserPage: browserPage(playground),
     metrics,
     telemetry,
+    production: config.nodeEnv === 'production',
   });
   await app.register(playgroundPlugin, playground);
   await app.register(shim.routes);

@@ -29,6 +29,8 @@ const config: CodegenConfig = {
         },
         // Input types as resolvers see them: read-only, like the rest of the code base.
         immutableTypes: true,
+        // Enums as string unions, the values the code base already speaks.
+        enumsAsTypes: true,
       },
     },
   },

@@ -78,6 +78,8 @@ export type Session = {
   /** Every attribute, by name. */
   readonly attributes: Scalars['JSONObject']['output'];
   readonly createdAt: Scalars['DateTime']['output'];
+  /** SHA-256 of the ID, unpadded base64url: the name the session goes by in sessionChanges. */
+  readonly digest: Scalars['String']['output'];
   /** When the session expires unless it is used before then. */
   readonly expiresAt: Scalars['DateTime']['output'];
   /** The session ID (43 base64url characters). Send it back in the X-Session-ID header. */
@@ -101,6 +103,28 @@ export type SessionAttributeArgs = {
   name: Scalars['String']['input'];
 };
 
+/**
+ * One change to one session. Never the ID itself: the digest (see Session.digest), by which a
+ * client keys its cache. Reads and touches are not changes.
+ */
+export type SessionChange = {
+  readonly __typename?: 'SessionChange';
+  /** Empty for SUBSCRIBED. */
+  readonly digest: Scalars['String']['output'];
+  readonly kind: SessionChangeKind;
+  /** The session's version after the change; a revoke counts as one past the last version. 0 for SUBSCRIBED. */
+  readonly version: Scalars['Int']['output'];
+};
+
+/** How a session changed. */
+export type SessionChangeKind =
+  | 'ISSUED'
+  /** Revoked (logged out). Expiry by idle timeout is not announced: a session's expiresAt says when. */
+  | 'REVOKED'
+  /** The first event of every subscription: from this event on, every change is delivered. */
+  | 'SUBSCRIBED'
+  | 'UPDATED';
+
 export type SessionPatch = {
   /** If given and not the session's current version: VERSION_CONFLICT, and nothing is written. */
   readonly expectedVersion?: InputMaybe<Scalars['Int']['input']>;
@@ -111,6 +135,18 @@ export type SessionPatch = {
   readonly set?: InputMaybe<Scalars['JSONObject']['input']>;
   /** Attributes to remove. */
   readonly unset?: InputMaybe<ReadonlyArray<Scalars['String']['input']>>;
+};
+
+export type Subscription = {
+  readonly __typename?: 'Subscription';
+  /**
+   * Services only, over WebSocket (graphql-transport-ws protocol) at /graphql, with the service
+   * token as the upgrade request's Authorization header or as connectionParams.authorization.
+   * Every change to every session, from any gateway instance, starting with one SUBSCRIBED event.
+   * If the gateway loses its own connection to the change channel, the subscription ends with a
+   * STORE_UNAVAILABLE error: changes may have been missed, and a client cache must be dropped.
+   */
+  readonly sessionChanges: SessionChange;
 };
 
 
@@ -196,8 +232,11 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Session: ResolverTypeWrapper<SessionRecord>;
+  SessionChange: ResolverTypeWrapper<SessionChange>;
+  SessionChangeKind: SessionChangeKind;
   SessionPatch: SessionPatch;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -212,8 +251,10 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
   Query: Record<PropertyKey, never>;
   Session: SessionRecord;
+  SessionChange: SessionChange;
   SessionPatch: SessionPatch;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -243,12 +284,23 @@ export type SessionResolvers<ContextType = GraphQLContext, ParentType extends Re
   attribute?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType, RequireFields<SessionAttributeArgs, 'name'>>;
   attributes?: Resolver<ResolversTypes['JSONObject'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastAccessedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   maxInactiveInterval?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   principal?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SessionChangeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SessionChange'] = ResolversParentTypes['SessionChange']> = {
+  digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['SessionChangeKind'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  sessionChanges?: SubscriptionResolver<ResolversTypes['SessionChange'], "sessionChanges", ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
@@ -258,5 +310,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Mutation?: MutationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
+  SessionChange?: SessionChangeResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
 };
 

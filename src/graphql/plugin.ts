@@ -19,6 +19,7 @@ import type { SessionStore } from '../store/store';
 import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
 import { QueryFastPath } from './fast-path';
 import { buildSchema } from './schema';
+import { serveSubscriptions } from './subscriptions';
 
 export interface GraphQLOptions {
   readonly store: SessionStore;
@@ -30,6 +31,8 @@ export interface GraphQLOptions {
   readonly introspection: boolean;
   readonly metrics: Metrics;
   readonly telemetry: RequestTelemetry;
+  /** NODE_ENV=production: subscription errors never carry internal messages. */
+  readonly production: boolean;
   /** Answers (sends, or throws a GatewayError) a GET that prefers HTML to JSON: a browser opening the endpoint. */
   readonly browserPage: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 }
@@ -65,6 +68,16 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   });
   await apollo.start();
   app.addHook('onClose', async () => apollo.stop());
+
+  serveSubscriptions(app, {
+    schema,
+    store: options.store,
+    tokens: options.tokens,
+    limits: options.limits,
+    events: options.metrics,
+    production: options.production,
+    logError: (error) => app.log.error({ err: error }, 'internal error'),
+  });
 
   const batch = sessionBatchLoader(options.store, (size) => options.metrics.observeLoaderBatch(size));
   // Typed loosely: the integration's handler declares a string reply, the fast path sends its own.

@@ -9,13 +9,15 @@
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors';
 import { requireService, revokeTarget } from '../session/caller';
-import { isWellFormedSessionId } from '../session/ids';
+import { isWellFormedSessionId, sessionDigest } from '../session/ids';
 import { issueSession } from '../session/issue';
 import { sessionNotFound, validateNewSession, validatePatch } from '../session/model';
-import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers } from './generated';
+import { changeStream, type ChangeEvent } from './change-stream';
+import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers, SubscriptionResolvers } from './generated';
 import { StoredJson } from './stored-json';
 
 const Session: SessionResolvers = {
+  digest: (session) => sessionDigest(session.id),
   // The stored JSON text, never parsed on the way out (see stored-json.ts).
   attributes: (session) => StoredJson.ofAttributes(session.attributes),
   attribute: (session, args) => {
@@ -70,6 +72,16 @@ const revoke: MutationResolvers['revokeSession'] = async (_, args, context) => {
   return removed;
 };
 
+const Subscription: SubscriptionResolvers = {
+  sessionChanges: {
+    subscribe: (_, __, context) => {
+      requireService(context.caller, 'sessionChanges');
+      return changeStream(context.store.changes);
+    },
+    resolve: (event: ChangeEvent) => event,
+  },
+};
+
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   JSON: JSONResolver,
@@ -77,4 +89,5 @@ export const resolvers: Resolvers = {
   Session,
   Query: { session, sessions },
   Mutation: { issueSession: issue, updateSession: update, revokeSession: revoke },
+  Subscription,
 };

@@ -16,7 +16,27 @@ import {
   type SessionRecord,
   type SessionState,
 } from '../session/model';
-import { NO_SESSION, type AttributeRead, type SessionStore } from './store';
+import { NO_SESSION, type AttributeRead, type ChangeFeed, type ChangeKind, type ChangeListener, type SessionStore } from './store';
+
+/** Changes in one process: delivered synchronously with the write, never lost. */
+class LocalChangeFeed implements ChangeFeed {
+  private readonly listeners = new Set<ChangeListener>();
+
+  async listen(listener: ChangeListener): Promise<() => void> {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  announce(digest: string, kind: ChangeKind, version: number): void {
+    for (const listener of this.listeners) listener.change({ digest, kind, version });
+  }
+
+  close(): void {
+    const listeners = [...this.listeners];
+    this.listeners.clear();
+    for (const listener of listeners) listener.lost('the gateway is closing');
+  }
+}
 
 interface Entry {
   state: SessionState;
@@ -34,6 +54,7 @@ export interface MemoryStoreOptions {
 
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory';
+  readonly changes = new LocalChangeFeed();
   // Keyed by digest, like Redis, so a heap dump holds no usable ID either.
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
@@ -63,6 +84,7 @@ export class MemorySessionStore implements SessionStore {
       expiresAtMs: nowMs + session.maxInactiveSeconds * 1000,
     };
     this.entries.set(key, entry);
+    this.changes.announce(key, 'ISSUED', 1);
     return toRecord(id, entry);
   }
 
@@ -99,14 +121,17 @@ export class MemorySessionStore implements SessionStore {
       expiresAtMs: nowMs + outcome.state.maxInactiveSeconds * 1000,
     };
     this.entries.set(key, next);
+    this.changes.announce(key, 'UPDATED', next.state.version);
     return toRecord(id, next);
   }
 
   async destroy(id: string): Promise<boolean> {
     const key = sessionDigest(id);
-    const existed = this.live(key, this.now()) !== undefined;
+    const entry = this.live(key, this.now());
+    if (entry === undefined) return false;
     this.entries.delete(key);
-    return existed;
+    this.changes.announce(key, 'REVOKED', entry.state.version + 1);
+    return true;
   }
 
   async ping(): Promise<void> {}
@@ -114,6 +139,7 @@ export class MemorySessionStore implements SessionStore {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.entries.clear();
+    this.changes.close();
   }
 
   /** Number of live sessions; for tests and diagnostics. */

@@ -24,17 +24,49 @@ end
 `;
 
 /**
+ * Announces a change on the namespace's change channel, in the same script (so the same atomic
+ * step) as the write: `<kind>|<version>|<digest>` on `<namespace>:changes`, both taken from the
+ * key `<namespace>:{<digest>}`. PUBLISH is not a key access, and in a Redis Cluster it reaches
+ * every node's subscribers.
+ */
+const ANNOUNCE = `
+local function announce(kind, version)
+  local namespace, digest = string.match(KEYS[1], '^(.*):{([^{}]*)}$')
+  redis.call('PUBLISH', namespace .. ':changes', kind .. '|' .. version .. '|' .. digest)
+end
+`;
+
+/** The channel the scripts announce changes on (see ANNOUNCE). */
+export function changeChannel(namespace: string): string {
+  return `${namespace}:changes`;
+}
+
+/**
  * KEYS[1]: session key. ARGV: maxInactive seconds, principal ('' for none), encoded attributes.
  * Creates the session only if the key is free (SET NX).
  * Returns createdAt ms, or false if the key is taken.
  */
-export const CREATE_SESSION = `${NOW}
+export const CREATE_SESSION = `${NOW}${ANNOUNCE}
 local now, now_text = now_ms()
 local value = '1|' .. now_text .. '|' .. ARGV[1] .. '|' .. now_text .. '|1|' .. #ARGV[2] .. '|' .. ARGV[2] .. ARGV[3]
 if not redis.call('SET', KEYS[1], value, 'PXAT', now + tonumber(ARGV[1]) * 1000, 'NX') then
   return false
 end
+announce('ISSUED', 1)
 return now
+`;
+
+/**
+ * KEYS[1]: session key. Removes the session and announces it revoked, as one version past its
+ * last. Returns 1 if there was a session to remove, else 0 (and announces nothing).
+ */
+export const DESTROY_SESSION = `${ANNOUNCE}
+local head = redis.call('GETRANGE', KEYS[1], 0, 63)
+if head == '' then return 0 end
+local version = tonumber(string.match(head, '^1|%d+|%d+|%d+|(%d+)|')) or 0
+redis.call('DEL', KEYS[1])
+announce('REVOKED', version + 1)
+return 1
 `;
 
 /**
@@ -66,7 +98,7 @@ return now
  * a key that is not there: an expired or revoked session stays gone. An update counts as use:
  * it restarts the idle clock. Mirrors applyPatch() in session/model.ts.
  */
-export const UPDATE_SESSION = `${NOW}
+export const UPDATE_SESSION = `${NOW}${ANNOUNCE}
 local value = redis.call('GET', KEYS[1])
 if not value then return { 'NOT_FOUND' } end
 
@@ -130,5 +162,6 @@ local now, now_text = now_ms()
 local next_value = '1|' .. now_text .. '|' .. max_inactive .. '|' .. created .. '|' .. (version + 1) .. '|'
   .. #principal .. '|' .. principal .. table.concat(parts)
 redis.call('SET', KEYS[1], next_value, 'PXAT', now + tonumber(max_inactive) * 1000)
+announce('UPDATED', version + 1)
 return { 'OK', next_value }
 `;

@@ -23,7 +23,8 @@ import { GatewayError } from '../errors';
 import { sessionDigest } from '../session/ids';
 import { patchError, sessionNotFound, touchDue, type NewSession, type SessionPatch, type SessionRecord } from '../session/model';
 import { decodeSession, encodeAttributes, readAttribute, type StoredSession } from './redis-codec';
-import { CREATE_SESSION, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
+import { RedisChangeFeed } from './redis-changes';
+import { changeChannel, CREATE_SESSION, DESTROY_SESSION, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
 import { NO_SESSION, type AttributeRead, type CommandObserver, type SessionStore, type StoreOperation } from './store';
 
 export interface RedisStoreOptions {
@@ -44,6 +45,7 @@ interface ScriptedRedis extends Redis {
   createSession(key: string, ...args: Arg[]): Promise<number | null>;
   touchSession(key: string, intervalMs: number): Promise<number | null>;
   updateSessionBuffer(key: string, ...args: Arg[]): Promise<Array<Buffer | number>>;
+  destroySession(key: string): Promise<number>;
 }
 
 const MAX_RECONNECT_DELAY_MS = 1000;
@@ -51,6 +53,7 @@ const MAX_RECONNECT_DELAY_MS = 1000;
 export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis';
   readonly client: Redis;
+  readonly changes: RedisChangeFeed;
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
   private readonly touchIntervalMs: number;
@@ -71,12 +74,14 @@ export class RedisSessionStore implements SessionStore {
     client.defineCommand('createSession', { lua: CREATE_SESSION, numberOfKeys: 1 });
     client.defineCommand('touchSession', { lua: TOUCH_SESSION, numberOfKeys: 1 });
     client.defineCommand('updateSession', { lua: UPDATE_SESSION, numberOfKeys: 1 });
+    client.defineCommand('destroySession', { lua: DESTROY_SESSION, numberOfKeys: 1 });
     client.on('error', (error: Error) => this.logConnectionError(error));
     client.on('ready', () => void this.syncClock());
     this.client = client;
     this.redis = client as ScriptedRedis;
     this.prefix = `${options.namespace}:`;
     this.touchIntervalMs = options.touchIntervalSeconds * 1000;
+    this.changes = new RedisChangeFeed(client, changeChannel(options.namespace), options.commandTimeoutMs);
   }
 
   /** The Redis key a session ID is stored under. */
@@ -173,7 +178,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async destroy(id: string): Promise<boolean> {
-    return (await this.call('destroy', () => this.redis.del(this.keyOf(id)))) > 0;
+    return (await this.call('destroy', () => this.redis.destroySession(this.keyOf(id)))) > 0;
   }
 
   async ping(): Promise<void> {
@@ -182,6 +187,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** QUIT politely when Redis answers; never wait on a Redis that does not. */
   async close(): Promise<void> {
+    await this.changes.close();
     if (this.client.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {

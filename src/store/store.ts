@@ -14,6 +14,10 @@
  *   VERSION_CONFLICT / PAYLOAD_TOO_LARGE having written nothing. It never brings back a session
  *   that has expired or been revoked.
  * - `destroy` answers whether a session was there to remove.
+ * - Every change that succeeds (create, update, a destroy that removed something) is announced on
+ *   `changes`, in the same atomic step as the write, as the session's digest, the kind of change
+ *   and the session's version after it (a revoke counts as one more version). Reads and touches
+ *   announce nothing. A failed write announces nothing.
  * - When the backing service cannot answer, every operation throws STORE_UNAVAILABLE; nothing is
  *   reported done that was not stored.
  */
@@ -33,6 +37,35 @@ export type AttributeRead = { readonly found: false } | { readonly found: true; 
 
 export const NO_SESSION: AttributeRead = Object.freeze({ found: false });
 
+/** How a session changed. A revoke is also a version, one past the last. */
+export type ChangeKind = 'ISSUED' | 'UPDATED' | 'REVOKED';
+
+/** One announced change: never the ID, only its digest (the name the store keys it by). */
+export interface SessionChange {
+  readonly digest: string;
+  readonly kind: ChangeKind;
+  readonly version: number;
+}
+
+/** What a change-feed listener is told. */
+export interface ChangeListener {
+  change(change: SessionChange): void;
+  /**
+   * The feed can no longer promise that every change reaches this listener (the connection to
+   * the store's event channel dropped). Called once; the listener is detached after it.
+   */
+  lost(reason: string): void;
+}
+
+export interface ChangeFeed {
+  /**
+   * Attaches a listener. Resolves once every change from then on will reach it; rejects with
+   * STORE_UNAVAILABLE when the feed cannot promise that now. The function it resolves to
+   * detaches the listener.
+   */
+  listen(listener: ChangeListener): Promise<() => void>;
+}
+
 export interface SessionStore {
   /** `'redis'` or `'memory'`: shown in logs and health output. */
   readonly kind: string;
@@ -41,6 +74,8 @@ export interface SessionStore {
   readAttribute(id: string, name: string): Promise<AttributeRead>;
   update(id: string, patch: SessionPatch): Promise<SessionRecord>;
   destroy(id: string): Promise<boolean>;
+  /** Every change to every session, as it is written. */
+  readonly changes: ChangeFeed;
   /** Resolves when the store can serve (Redis: connected), rejects with STORE_UNAVAILABLE. */
   ping(): Promise<void>;
   close(): Promise<void>;

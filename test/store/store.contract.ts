@@ -3,9 +3,9 @@
  * (redis.test.ts, memory.test.ts). A store that passes it can stand behind the gateway.
  */
 import { GatewayError } from '../../src/errors';
-import { generateSessionId } from '../../src/session/ids';
+import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import type { NewSession, SessionPatch, SessionRecord } from '../../src/session/model';
-import type { SessionStore } from '../../src/store/store';
+import type { SessionChange, SessionStore } from '../../src/store/store';
 
 export interface StoreHarness {
   readonly store: SessionStore;
@@ -33,6 +33,14 @@ const plain = (overrides: Partial<NewSession> = {}): NewSession => ({
   ...overrides,
 });
 const patch = (overrides: Partial<SessionPatch>): SessionPatch => ({ set: [], unset: [], ...overrides });
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -243,6 +251,49 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       expect(back?.version).toBe(101);
       expect(back?.attributes.size).toBe(100);
       for (let i = 0; i < 100; i++) expect(back?.attributes.get(`k${i}`)).toBe(String(i));
+    });
+
+    test('changes are announced: digest, kind and version after; never reads, touches or failed writes', async () => {
+      const seen: SessionChange[] = [];
+      const stop = await store.changes.listen({ change: (change) => seen.push(change), lost: () => undefined });
+      try {
+        const record = await created();
+        await read(record.id);
+        await store.readAttribute(record.id, 'user');
+        await harness.age(record.id, TOUCH_SECONDS * 1000 + 1);
+        await read(record.id); // a touch is due: it writes, and announces nothing
+        await store.update(record.id, patch({ set: [['seen', 'true']] }));
+        expect(await codeOf(store.update(record.id, patch({ expectedVersion: 9 })))).toBe('VERSION_CONFLICT');
+        expect(await codeOf(store.update(generateSessionId(), patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
+        expect(await store.destroy(record.id)).toBe(true);
+        expect(await store.destroy(record.id)).toBe(false);
+        // A last change as a sentinel: the feed is ordered, so anything announced in between
+        // would arrive before it.
+        const sentinel = await created();
+        const digest = sessionDigest(record.id);
+        await waitFor(() => seen.some((change) => change.digest === sessionDigest(sentinel.id)));
+        expect(seen).toEqual([
+          { digest, kind: 'ISSUED', version: 1 },
+          { digest, kind: 'UPDATED', version: 2 },
+          { digest, kind: 'REVOKED', version: 3 },
+          { digest: sessionDigest(sentinel.id), kind: 'ISSUED', version: 1 },
+        ]);
+        expect(JSON.stringify(seen)).not.toContain(record.id);
+      } finally {
+        stop();
+      }
+    });
+
+    test('a detached listener hears nothing more', async () => {
+      const seen: SessionChange[] = [];
+      const stop = await store.changes.listen({ change: (change) => seen.push(change), lost: () => undefined });
+      stop();
+      const witness: SessionChange[] = [];
+      const stopWitness = await store.changes.listen({ change: (change) => witness.push(change), lost: () => undefined });
+      await created();
+      await waitFor(() => witness.length === 1);
+      stopWitness();
+      expect(seen).toEqual([]);
     });
   });
 }

@@ -1,0 +1,120 @@
+/**
+ * GraphQL subscriptions over WebSocket (the graphql-transport-ws protocol, served by graphql-ws
+ * on a `ws` server) at `/graphql`, on the same port as everything else. Today there is one:
+ * `sessionChanges`, for backend modules keeping a near cache (see `src/client/`).
+ *
+ * Services only: the token comes as the upgrade request's `Authorization` header or as
+ * `connectionParams.authorization`, and a connection without a valid one is closed with 4403.
+ * Queries and mutations stay on HTTP, where they have their status codes and metrics: over
+ * WebSocket they are refused. Errors are shaped as over HTTP (`extensions.code` from errors.ts).
+ *
+ * Draining: when the app closes, every socket is closed with 1001 (going away), so clients
+ * reconnect to another instance at once instead of holding this one's shutdown open.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { GatewayError } from '../errors';
+import { pathOf } from '../logger';
+import type { SessionEvents } from '../metrics';
+import { isServiceCaller, type ServiceTokens } from '../session/caller';
+import type { SessionStore } from '../store/store';
+import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+
+export interface SubscriptionOptions {
+  readonly schema: GraphQLSchema;
+  readonly store: SessionStore;
+  readonly tokens: ServiceTokens;
+  readonly limits: GraphQLLimits;
+  readonly events: SessionEvents;
+  readonly production: boolean;
+  /** Logs a defect behind an INTERNAL error. */
+  readonly logError: (error: unknown) => void;
+}
+
+const PATH = '/graphql';
+/** How long a closing socket may take to say goodbye before it is cut. */
+const CLOSE_GRACE_MS = 1000;
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOptions): void {
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  let draining = false;
+
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (pathOf(request.url ?? '') !== PATH || draining) {
+      socket.end(`HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head, (ws) => sockets.emit('connection', ws, request));
+  });
+
+  const batch = sessionBatchLoader(options.store, () => undefined);
+  const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((error) => formatError(error, options.logError));
+  const server = useServer<{ authorization?: unknown }>(
+    {
+      schema: options.schema,
+      isProd: options.production,
+      onConnect: (ctx) => {
+        try {
+          return isServiceCaller(authorizationOf(ctx.extra.request, ctx.connectionParams), options.tokens);
+        } catch {
+          return false; // a wrong token: 4403, like no token
+        }
+      },
+      context: (ctx): GraphQLContext => ({
+        // onConnect let only services in.
+        caller: { service: true, sessionId: null },
+        sessions: sessionLoader(batch),
+        store: options.store,
+        limits: options.limits,
+        announceSessionId: () => undefined,
+        events: options.events,
+        report: { operation: null, operationName: null, errorCode: null },
+      }),
+      execute: () => ({
+        errors: [new GraphQLError('over WebSocket only subscriptions are served; send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })],
+      }),
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors === undefined ? undefined : { ...result, errors: format(result.errors) }),
+      onError: (_ctx, _id, _payload, errors) => format(errors),
+    },
+    sockets,
+  );
+
+  app.addHook('preClose', async () => {
+    draining = true;
+    const open = [...sockets.clients];
+    for (const ws of open) ws.close(1001, 'the gateway is shutting down');
+    await Promise.race([Promise.all(open.map(closed)), new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
+    for (const ws of sockets.clients) ws.terminate();
+    await server.dispose();
+    sockets.close();
+  });
+}
+
+function closed(ws: WebSocket): Promise<void> {
+  return ws.readyState === ws.CLOSED ? Promise.resolve() : new Promise((resolve) => ws.once('close', () => resolve()));
+}
+
+function authorizationOf(request: IncomingMessage, params: Readonly<{ authorization?: unknown }> | undefined): string | undefined {
+  if (request.headers.authorization !== undefined) return request.headers.authorization;
+  return typeof params?.authorization === 'string' ? params.authorization : undefined;
+}
+
+/** The HTTP face's error shape: a code from errors.ts, never a stack. */
+function formatError(error: GraphQLError, logError: (error: unknown) => void): GraphQLFormattedError {
+  const original = error.originalError;
+  if (original instanceof GatewayError) {
+    if (original.code === 'INTERNAL') logError(original.cause ?? original);
+    return { message: original.code === 'INTERNAL' ? 'internal error' : original.message, extensions: { code: original.code } };
+  }
+  if (original === undefined || original === null) {
+    // graphql-js's own errors (syntax, validation, variables): the client's mistake.
+    return { message: error.message, ...(error.locations ? { locations: error.locations } : {}), extensions: { code: 'BAD_USER_INPUT' } };
+  }
+  logError(original);
+  return { message: 'internal error', extensions: { code: 'INTERNAL' } };
+}

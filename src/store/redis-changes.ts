@@ -1,0 +1,95 @@
+/**
+ * The Redis store's change feed: one subscriber connection per store (opened on first use), on
+ * the namespace's change channel, fanning each announced change out to this process's listeners.
+ *
+ * Pub/sub delivers at most once and only while subscribed, so the feed is honest about gaps: if
+ * the subscriber connection drops, every listener is told it is `lost` and detached at once; a
+ * listener attached later subscribes again, and is only confirmed once Redis has acknowledged
+ * the subscription. Between those two moments no listener believes it is seeing every change.
+ */
+import Redis from 'ioredis';
+import { GatewayError } from '../errors';
+import type { ChangeFeed, ChangeKind, ChangeListener, SessionChange } from './store';
+
+const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['ISSUED', 'UPDATED', 'REVOKED']);
+
+export class RedisChangeFeed implements ChangeFeed {
+  private subscriber: Redis | null = null;
+  /** Settles when the current subscription is acknowledged; null when not subscribed. */
+  private subscribed: Promise<void> | null = null;
+  private readonly listeners = new Set<ChangeListener>();
+  private closed = false;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly channel: string,
+    private readonly commandTimeoutMs: number,
+  ) {}
+
+  async listen(listener: ChangeListener): Promise<() => void> {
+    await this.subscribe();
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.drop('the gateway is closing');
+    this.subscriber?.disconnect();
+  }
+
+  private subscribe(): Promise<void> {
+    if (this.closed) return Promise.reject(unavailable('the change feed is closed'));
+    if (this.subscribed === null) {
+      const subscriber = this.connection();
+      const deadline = new Promise<never>((_, reject) => {
+        setTimeout(() => reject(unavailable('subscribing timed out')), this.commandTimeoutMs).unref();
+      });
+      this.subscribed = Promise.race([subscriber.subscribe(this.channel).then(() => undefined), deadline]).catch((error: unknown) => {
+        this.subscribed = null;
+        throw error instanceof GatewayError ? error : unavailable(error instanceof Error ? error.message : String(error));
+      });
+    }
+    return this.subscribed;
+  }
+
+  /** The subscriber connection: queues the SUBSCRIBE until connected, never resubscribes by itself. */
+  private connection(): Redis {
+    if (this.subscriber !== null) return this.subscriber;
+    const subscriber = this.client.duplicate({ enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false });
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      const change = parseChange(message);
+      if (change === null) return;
+      for (const listener of this.listeners) listener.change(change);
+    });
+    subscriber.on('error', () => undefined); // the store's own client logs connection trouble
+    subscriber.on('close', () => {
+      this.subscribed = null;
+      this.drop('lost the connection to the change channel');
+    });
+    this.subscriber = subscriber;
+    return subscriber;
+  }
+
+  private drop(reason: string): void {
+    const listeners = [...this.listeners];
+    this.listeners.clear();
+    for (const listener of listeners) listener.lost(reason);
+  }
+}
+
+function unavailable(reason: string): GatewayError {
+  return new GatewayError('STORE_UNAVAILABLE', `the session change feed is unavailable: ${reason}`);
+}
+
+/** `<kind>|<version>|<digest>`, as the scripts announce it; null for anything else. */
+export function parseChange(message: string): SessionChange | null {
+  const first = message.indexOf('|');
+  const second = message.indexOf('|', first + 1);
+  if (first < 0 || second < 0) return null;
+  const kind = message.slice(0, first);
+  const version = Number(message.slice(first + 1, second));
+  if (!KINDS.has(kind) || !Number.isSafeInteger(version)) return null;
+  return { kind: kind as ChangeKind, version, digest: message.slice(second + 1) };
+}
