@@ -1,14 +1,16 @@
 /**
  * The shipped nginx configuration in front of two real gateway processes and one real Redis:
- * the legacy URL, failover, the access log and the issuance rate limit, all seen through nginx.
+ * the legacy URL, failover, the access log, the issuance rate limit, and the client library with
+ * its change events over WebSocket, all seen through nginx.
  */
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { SERVICE, uniqueNamespace, waitUntil } from '../support/gateway';
-import { buildGateway, startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
+import { SessionClient } from '../../src/client';
+import { SERVICE, SERVICE_TOKEN, uniqueNamespace, waitUntil } from '../support/gateway';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { renderNginxConfig, SHIPPED_DIR, startNginx, testNginxConfig, type NginxServer } from '../support/nginx-server';
 import { startRedis, type RedisServer } from '../support/redis-server';
 
@@ -30,7 +32,6 @@ let nginx: NginxServer;
 const agent = new Agent({ keepAlive: true, maxSockets: LOAD_IN_FLIGHT });
 
 beforeAll(async () => {
-  await buildGateway();
   redisServer = await startRedis();
   redis = redisServer.client();
   namespace = uniqueNamespace();
@@ -275,5 +276,29 @@ describe('the rate limit on anonymous issuance', () => {
     expect(legitimate.status).toBe(200);
     expect(legitimate.headers['x-session-id']).toBe(id);
     expect(await sessionKeys()).toBe(afterIssue);
+  });
+});
+
+describe('the client library through nginx', () => {
+  test('caches behind nginx, and hears over the proxied WebSocket of a revoke made on an instance directly', async () => {
+    const client = new SessionClient({ url: `http://127.0.0.1:${nginx.port}`, token: SERVICE_TOKEN });
+    try {
+      await waitUntil(async () => client.caching);
+      const session = await client.issue({ attributes: { user: USER } });
+      expect((await client.get(session.id))?.attributes).toEqual({ user: USER });
+      const requests = client.stats.requests;
+      await client.get(session.id);
+      expect(client.stats.requests).toBe(requests); // a cache hit
+
+      const revoked = await fetch(`http://${instanceB.address}/graphql`, {
+        method: 'POST',
+        headers: { ...SERVICE, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation($id: ID) { revokeSession(id: $id) }', variables: { id: session.id } }),
+      });
+      expect(await revoked.json()).toEqual({ data: { revokeSession: true } });
+      await waitUntil(async () => (await client.get(session.id)) === null, 2000);
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -3,19 +3,13 @@
  * runs), on free loopback ports, stopped by PID. A test can SIGKILL one, as a crash would, and
  * start it again on the same port.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { SERVICE_TOKEN, waitUntil } from './gateway';
 import { freePort } from './redis-server';
 
 const ROOT = join(__dirname, '..', '..');
-
-/** Compiles the gateway to dist/ (`npm run build`); call once before starting instances. */
-export async function buildGateway(): Promise<void> {
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { cwd: ROOT });
-}
 
 export interface GatewayProcess {
   readonly port: number;

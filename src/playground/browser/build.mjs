@@ -1,7 +1,7 @@
 /**
  * Bundles the GraphQL IDE (GraphiQL, React and their CSS, from node_modules) into `dist/ide/`
  * (`ide.js`, `ide.css`), which the gateway serves itself: the IDE loads nothing from any other
- * host. Run by `npm run build` and, once per run, by the tests (test/support/build-ide.ts).
+ * host. Run by `npm run build` and, once per run, by the tests (test/support/build.ts).
  */
 import { build } from 'esbuild';
 import { dirname, join } from 'node:path';

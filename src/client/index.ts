@@ -1,0 +1,336 @@
+/**
+ * `session-gateway/client`: what a backend module uses to read and change sessions, with a near
+ * cache that stays coherent across every module instance.
+ *
+ *     const sessions = new SessionClient({ url: 'http://session-gateway:8080', token: process.env.SESSION_TOKEN });
+ *     const session = await sessions.get(idFromRequest);   // null: no such session, or expired
+ *
+ * Reads are look-aside: a hit is answered from this process's memory and costs the gateway
+ * nothing; a miss asks the gateway (concurrent misses for one session share one request,
+ * `getMany` asks for all its misses in one request) and keeps the answer. Writes go to the
+ * gateway, and this client's cache follows them at once (read-your-writes). Everyone else's
+ * writes reach the cache as change events over one WebSocket (`subscription { sessionChanges }`).
+ *
+ * Staleness guarantee: a cached session is served only while the event stream is confirmed up,
+ * never past its own expiry or `maxTtlMs`, and never after the event for a later change to it
+ * has arrived; when the stream is lost the whole cache is dropped and reads go to the gateway
+ * until it is back. A change made anywhere thus stops being hidden here as soon as its event
+ * crosses the stream (milliseconds; the benchmark measures it), and at worst, on a network that
+ * silently stops delivering, after `keepAliveMs + pongTimeoutMs`.
+ *
+ * Idle expiry keeps sliding: entries live at most `maxTtlMs` (default 60 s, the gateway's default
+ * touch interval), so a session in use is read from the gateway, which touches it, at least
+ * that often.
+ */
+import { EventEmitter } from 'node:events';
+import { isWellFormedSessionId, sessionDigest } from '../session/ids';
+import { ChangeEvents, type ChangeEvent } from './change-events';
+import { NearCache, type Ticket } from './near-cache';
+
+/** A session as the gateway answers it; frozen, shared by every caller that reads it. */
+export interface Session {
+  readonly id: string;
+  /** SHA-256 of the ID, base64url: what change events name the session by. */
+  readonly digest: string;
+  readonly principal: string | null;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /** ISO 8601 instants, from the gateway. */
+  readonly createdAt: string;
+  readonly lastAccessedAt: string;
+  readonly expiresAt: string;
+  /** Seconds of idleness before the session expires. */
+  readonly maxInactiveInterval: number;
+  readonly version: number;
+}
+
+export interface IssueInput {
+  readonly principal?: string | null;
+  readonly attributes?: Record<string, unknown>;
+  readonly maxInactiveInterval?: number;
+}
+
+export interface SessionPatch {
+  readonly set?: Record<string, unknown>;
+  readonly unset?: readonly string[];
+  readonly principal?: string | null;
+  readonly maxInactiveInterval?: number;
+  /** VERSION_CONFLICT, and nothing written, unless the session is at this version. */
+  readonly expectedVersion?: number;
+}
+
+export interface ClientOptions {
+  /** The gateway's base URL, e.g. `http://session-gateway:8080` (or nginx in front of it). */
+  readonly url: string;
+  /** A service token the gateway accepts (its SERVICE_TOKENS). */
+  readonly token: string;
+  /** The near cache; `false` turns it (and the event stream) off. */
+  readonly cache?:
+    | false
+    | {
+        readonly maxEntries?: number;
+        readonly maxBytes?: number;
+        /** The longest an entry lives; default 60 s, the gateway's default touch interval. */
+        readonly maxTtlMs?: number;
+      };
+  /** Event stream heartbeat: ping every `keepAliveMs`, give up after `pongTimeoutMs` without a pong. */
+  readonly keepAliveMs?: number;
+  readonly pongTimeoutMs?: number;
+  /** Reconnect backoff bounds. */
+  readonly minRetryMs?: number;
+  readonly maxRetryMs?: number;
+  /** Per-request timeout for HTTP calls to the gateway. */
+  readonly requestTimeoutMs?: number;
+}
+
+/** An error the gateway answered with: `code` is one of its error codes (e.g. VERSION_CONFLICT). */
+export class SessionGatewayError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'SessionGatewayError';
+  }
+}
+
+export interface ClientStats {
+  /** Reads answered from the cache. */
+  hits: number;
+  /** Reads that asked the gateway while the cache was serving. */
+  misses: number;
+  /** Reads that asked the gateway because the event stream was down. */
+  bypassed: number;
+  /** Change events applied. */
+  invalidations: number;
+  /** Gateway HTTP requests made. */
+  requests: number;
+}
+
+const FIELDS = 'id digest principal attributes createdAt lastAccessedAt expiresAt maxInactiveInterval version';
+const READ = `query($ids: [ID!]!) { sessions(ids: $ids) { ${FIELDS} } }`;
+const ISSUE = `mutation($input: IssueSessionInput) { issueSession(input: $input) { ${FIELDS} } }`;
+const UPDATE = `mutation($id: ID, $patch: SessionPatch!) { updateSession(id: $id, patch: $patch) { ${FIELDS} } }`;
+const REVOKE = 'mutation($id: ID) { revokeSession(id: $id) }';
+
+export class SessionClient extends EventEmitter {
+  readonly stats: ClientStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, requests: 0 };
+  private readonly endpoint: string;
+  private readonly cache: NearCache<Session> | null;
+  private readonly events: ChangeEvents | null;
+  private readonly maxTtlMs: number;
+  private readonly requestTimeoutMs: number;
+  /** Misses being fetched, by digest: later callers join them. */
+  private readonly inflight = new Map<string, Promise<Session | null>>();
+
+  constructor(private readonly options: ClientOptions) {
+    super();
+    const base = options.url.replace(/\/+$/, '');
+    this.endpoint = `${base}/graphql`;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    const cache = options.cache === false ? null : (options.cache ?? {});
+    this.maxTtlMs = cache?.maxTtlMs ?? 60_000;
+    this.cache = cache === null ? null : new NearCache<Session>({ maxEntries: cache.maxEntries ?? 10_000, maxBytes: cache.maxBytes ?? 64 * 1024 * 1024 });
+    this.events =
+      this.cache === null
+        ? null
+        : new ChangeEvents(
+            {
+              url: this.endpoint.replace(/^http/, 'ws'),
+              token: options.token,
+              keepAliveMs: options.keepAliveMs ?? 10_000,
+              pongTimeoutMs: options.pongTimeoutMs ?? 5_000,
+              minRetryMs: options.minRetryMs ?? 100,
+              maxRetryMs: options.maxRetryMs ?? 5_000,
+            },
+            {
+              up: () => {
+                this.cache?.enable();
+                this.emit('stream', 'up');
+              },
+              down: (reason) => {
+                this.cache?.disable();
+                this.inflight.clear();
+                this.emit('stream', 'down', reason);
+              },
+              change: (event) => this.apply(event),
+            },
+          );
+  }
+
+  /** Whether the cache is serving (the event stream is confirmed up). */
+  get caching(): boolean {
+    return this.cache?.enabled ?? false;
+  }
+
+  /** The session, or null when there is none (unknown, expired, revoked, or not an ID at all). */
+  async get(id: string): Promise<Session | null> {
+    return (await this.getMany([id]))[0] ?? null;
+  }
+
+  /** Sessions in the order of `ids`; everything not cached is asked for in one request. */
+  async getMany(ids: readonly string[]): Promise<Array<Session | null>> {
+    const out: Array<Session | null | Promise<Session | null>> = [];
+    const wanted: Array<{ id: string; digest: string; index: number }> = [];
+    for (const [index, id] of ids.entries()) {
+      if (!isWellFormedSessionId(id)) {
+        out.push(null);
+        continue;
+      }
+      const digest = sessionDigest(id);
+      const hit = this.cache?.get(digest);
+      if (hit !== undefined) {
+        this.stats.hits++;
+        out.push(hit);
+        continue;
+      }
+      const joining = this.inflight.get(digest);
+      if (joining !== undefined) {
+        out.push(joining);
+        continue;
+      }
+      if (this.cache?.enabled) this.stats.misses++;
+      else this.stats.bypassed++;
+      out.push(null); // replaced below
+      wanted.push({ id, digest, index });
+    }
+    if (wanted.length > 0) {
+      const unique = [...new Map(wanted.map((w) => [w.digest, w])).values()];
+      const fetched = this.fetchMany(unique);
+      for (const w of wanted) out[w.index] = fetched.get(w.digest) as Promise<Session | null>;
+    }
+    return Promise.all(out);
+  }
+
+  async issue(input: IssueInput = {}): Promise<Session> {
+    const { body } = await this.call<{ issueSession: RawSession }>(ISSUE, { input });
+    // Not cached: the next read of it is a miss that caches it, with the usual guarantees.
+    return freeze(body.issueSession);
+  }
+
+  /** Applies the patch; this client's next read sees the result (read-your-writes). */
+  async update(id: string, patch: SessionPatch): Promise<Session> {
+    const digest = isWellFormedSessionId(id) ? sessionDigest(id) : null;
+    const ticket = digest === null ? null : (this.cache?.ticket(digest) ?? null);
+    try {
+      const { body, serverNowMs } = await this.call<{ updateSession: RawSession }>(UPDATE, { id, patch });
+      const session = freeze(body.updateSession);
+      this.inflight.delete(session.digest); // a read in flight may predate this write
+      this.cache?.invalidate(session.digest, session.version);
+      this.store(ticket, session, serverNowMs);
+      return session;
+    } catch (error) {
+      this.cache?.release(ticket);
+      throw error;
+    }
+  }
+
+  /** Revokes the session; true if there was one. This client stops serving it at once. */
+  async revoke(id: string): Promise<boolean> {
+    if (isWellFormedSessionId(id)) {
+      const digest = sessionDigest(id);
+      this.inflight.delete(digest);
+      this.cache?.invalidate(digest, Number.POSITIVE_INFINITY);
+    }
+    const { body } = await this.call<{ revokeSession: boolean }>(REVOKE, { id });
+    return body.revokeSession;
+  }
+
+  /** Closes the event stream and forgets the cache. */
+  async close(): Promise<void> {
+    await this.events?.close();
+    this.cache?.disable();
+  }
+
+  /** Drops the event stream as a network failure would (it reconnects by itself). */
+  dropEventStream(): void {
+    this.events?.terminate();
+  }
+
+  private apply(event: ChangeEvent): void {
+    this.stats.invalidations++;
+    this.inflight.delete(event.digest);
+    this.cache?.invalidate(event.digest, event.kind === 'REVOKED' ? Number.POSITIVE_INFINITY : event.version);
+    this.emit('change', event);
+  }
+
+  /** One request for these misses; each is in `inflight` until it settles. */
+  private fetchMany(wanted: ReadonlyArray<{ id: string; digest: string }>): Map<string, Promise<Session | null>> {
+    const tickets = wanted.map((w) => this.cache?.ticket(w.digest) ?? null);
+    const request = this.call<{ sessions: Array<RawSession | null> }>(READ, { ids: wanted.map((w) => w.id) });
+    const results = new Map<string, Promise<Session | null>>();
+    wanted.forEach((w, i) => {
+      const ticket = tickets[i] as Ticket | null;
+      const promise = request.then(
+        ({ body, serverNowMs }) => {
+          const raw = body.sessions[i];
+          const session = raw === null || raw === undefined ? null : freeze(raw);
+          if (session === null) this.cache?.release(ticket);
+          else this.store(ticket, session, serverNowMs);
+          return session;
+        },
+        (error: unknown) => {
+          this.cache?.release(ticket);
+          throw error;
+        },
+      );
+      const settle = (): void => {
+        if (this.inflight.get(w.digest) === promise) this.inflight.delete(w.digest);
+      };
+      promise.then(settle, settle);
+      this.inflight.set(w.digest, promise);
+      results.set(w.digest, promise);
+    });
+    return results;
+  }
+
+  private store(ticket: Ticket | null, session: Session, serverNowMs: number): void {
+    if (this.cache === null || ticket === null) return;
+    // Remaining life on the gateway's clock (its Date header), so a skewed local clock cannot
+    // stretch it; the Date header has whole seconds, so one more second is taken off.
+    const remainingMs = Date.parse(session.expiresAt) - serverNowMs - 1000;
+    const ttlMs = Math.min(this.maxTtlMs, remainingMs);
+    this.cache.put(ticket, session, approximateBytes(session), Date.now() + ttlMs);
+  }
+
+  private async call<T>(query: string, variables: Record<string, unknown>): Promise<{ body: T; serverNowMs: number }> {
+    this.stats.requests++;
+    let response: Response;
+    try {
+      response = await fetch(this.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` },
+        body: JSON.stringify({ query, variables }),
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+    } catch (error) {
+      throw new SessionGatewayError('STORE_UNAVAILABLE', `the session gateway did not answer: ${(error as Error).message}`, 503);
+    }
+    const serverNowMs = Date.parse(response.headers.get('date') ?? '') || Date.now();
+    let payload: { data?: T | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+    try {
+      payload = (await response.json()) as typeof payload;
+    } catch {
+      throw new SessionGatewayError('INTERNAL', `the session gateway answered ${response.status} without JSON`, response.status);
+    }
+    const error = payload.errors?.[0];
+    if (error !== undefined || payload.data === undefined || payload.data === null) {
+      throw new SessionGatewayError(error?.extensions?.code ?? 'INTERNAL', error?.message ?? 'no data', response.status);
+    }
+    return { body: payload.data, serverNowMs };
+  }
+}
+
+type RawSession = Omit<Session, never>;
+
+function approximateBytes(session: Session): number {
+  return 2 * JSON.stringify(session).length; // UTF-16 in memory, plus change
+}
+
+function freeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) freeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
