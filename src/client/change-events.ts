@@ -97,7 +97,9 @@ export class ChangeEvents {
     this.clearPong();
     this.unsubscribe?.();
     this.lost('the client is closed');
-    await this.client.dispose();
+    // graphql-ws rejects dispose() with the close event when the socket is already closing
+    // (unsubscribing a lazy client closes it): closed either way.
+    await Promise.resolve(this.client.dispose()).catch(() => undefined);
   }
 
   /** Drops the socket as if the network had: for tests and for operators' "reconnect now". */

@@ -25,6 +25,7 @@
 import { EventEmitter } from 'node:events';
 import { isWellFormedSessionId, sessionDigest } from '../session/ids';
 import { ChangeEvents, type ChangeEvent } from './change-events';
+import { GatewayHttp } from './http';
 import { NearCache, type Ticket } from './near-cache';
 
 /** A session as the gateway answers it; frozen, shared by every caller that reads it. */
@@ -119,7 +120,7 @@ export class SessionClient extends EventEmitter {
   private readonly cache: NearCache<Session> | null;
   private readonly events: ChangeEvents | null;
   private readonly maxTtlMs: number;
-  private readonly requestTimeoutMs: number;
+  private readonly http: GatewayHttp;
   /** Misses being fetched, by digest: later callers join them. */
   private readonly inflight = new Map<string, Promise<Session | null>>();
 
@@ -127,7 +128,7 @@ export class SessionClient extends EventEmitter {
     super();
     const base = options.url.replace(/\/+$/, '');
     this.endpoint = `${base}/graphql`;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.http = new GatewayHttp(this.endpoint, options.requestTimeoutMs ?? 5000);
     const cache = options.cache === false ? null : (options.cache ?? {});
     this.maxTtlMs = cache?.maxTtlMs ?? 60_000;
     this.cache = cache === null ? null : new NearCache<Session>({ maxEntries: cache.maxEntries ?? 10_000, maxBytes: cache.maxBytes ?? 64 * 1024 * 1024 });
@@ -240,6 +241,7 @@ export class SessionClient extends EventEmitter {
   async close(): Promise<void> {
     await this.events?.close();
     this.cache?.disable();
+    this.http.close();
   }
 
   /** Drops the event stream as a network failure would (it reconnects by itself). */
@@ -295,29 +297,23 @@ export class SessionClient extends EventEmitter {
 
   private async call<T>(query: string, variables: Record<string, unknown>): Promise<{ body: T; serverNowMs: number }> {
     this.stats.requests++;
-    let response: Response;
+    let answer: Awaited<ReturnType<GatewayHttp['post']>>;
     try {
-      response = await fetch(this.endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` },
-        body: JSON.stringify({ query, variables }),
-        signal: AbortSignal.timeout(this.requestTimeoutMs),
-      });
+      answer = await this.http.post(JSON.stringify({ query, variables }), { authorization: `Bearer ${this.options.token}` });
     } catch (error) {
       throw new SessionGatewayError('STORE_UNAVAILABLE', `the session gateway did not answer: ${(error as Error).message}`, 503);
     }
-    const serverNowMs = Date.parse(response.headers.get('date') ?? '') || Date.now();
     let payload: { data?: T | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
     try {
-      payload = (await response.json()) as typeof payload;
+      payload = JSON.parse(answer.body) as typeof payload;
     } catch {
-      throw new SessionGatewayError('INTERNAL', `the session gateway answered ${response.status} without JSON`, response.status);
+      throw new SessionGatewayError('INTERNAL', `the session gateway answered ${answer.status} without JSON`, answer.status);
     }
     const error = payload.errors?.[0];
     if (error !== undefined || payload.data === undefined || payload.data === null) {
-      throw new SessionGatewayError(error?.extensions?.code ?? 'INTERNAL', error?.message ?? 'no data', response.status);
+      throw new SessionGatewayError(error?.extensions?.code ?? 'INTERNAL', error?.message ?? 'no data', answer.status);
     }
-    return { body: payload.data, serverNowMs };
+    return { body: payload.data, serverNowMs: answer.serverNowMs };
   }
 }
 

@@ -3,14 +3,18 @@
  *
  * Rows: ceiling (bare node:http, constant JSON), floor (node:http + one ioredis GET), peer
  * (express + express-session + connect-redis, signed cookie), and the gateway's REST shim,
- * GraphQL own-session query, and GraphQL batch of 10. The server under test runs alone on core 0;
+ * GraphQL own-session query, GraphQL batch of 10, and reads through the client library with its
+ * near cache (`client-load.ts` instead of wrk, on the same core wrk uses). The full run also
+ * measures how stale a client cache can be: 1,000 trials of "client 2 updates a session through
+ * gateway B; how long until client 1, on gateway A, stops serving the old version". The server under test runs alone on core 0;
  * wrk and redis-server share core 1. Each row: 2 s warm-up, 10 s measured, 50 connections, every
  * request a different one of 10,000 seeded sessions. The table runs 5 times, alternating the row
  * order; the figures printed are medians (ratios are medians of the per-round ratios).
  *
  * Environment overrides for quick looks (the defaults are the published method):
  * BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, and BENCH_ROWS (comma-separated
- * row names, e.g. `floor,REST`; the targets then print only where their rows ran).
+ * row names, e.g. `floor,REST`; the targets then print only where their rows ran, and the extra
+ * measurements are skipped unless BENCH_EXTRAS=1).
  *
  * Besides req/s, each row reports the server's CPU time per request (user + system, from
  * /proc/<pid>/stat over the measured 10 s): on a shared VM whose throughput wanders between
@@ -24,7 +28,8 @@ import { RedisStore } from 'connect-redis';
 import { sign } from 'cookie-signature';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
-import { generateSessionId } from '../../src/session/ids';
+import { SessionClient } from '../../src/client';
+import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { RedisSessionStore } from '../../src/store/redis';
 import { freePort } from '../support/redis-server';
 
@@ -35,6 +40,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SESSIONS = 10_000;
+const STALENESS_TRIALS = 1000;
 const MEMORY_SESSIONS = 100_000;
 const TOKEN = 'bench-service-token-0123456789';
 const PEER_SECRET = 'bench-peer-secret';
@@ -50,6 +56,8 @@ interface Measurement {
   redisCommandsPerRequest: number;
   rssMiB: number;
   cpuMicrosPerRequest: number;
+  /** Client row only: share of reads answered from the near cache. */
+  hitRatio?: number;
 }
 
 interface Row {
@@ -60,6 +68,8 @@ interface Row {
   start(port: number): ChildProcess;
   readonly path: string;
   readonly mode: 'constant' | 'header' | 'cookie' | 'graphql' | 'batch';
+  /** What sends the load: wrk (default), or the client library (`client-load.ts`). */
+  readonly driver?: 'client';
   readonly linesFile: string;
   check(base: string): Promise<void>;
 }
@@ -158,6 +168,7 @@ async function measure(row: Row, redis: Redis): Promise<Measurement> {
   try {
     await waitForHttp(`${base}${row.path}`, child);
     await row.check(base);
+    if (row.driver === 'client') return await measureClient(base, row, redis, child.pid as number);
     wrk(`${base}${row.path}`, row, WARMUP_SECONDS);
     const before = await commandsProcessed(redis);
     const cpuBefore = cpuMicros(child.pid as number);
@@ -178,6 +189,41 @@ async function measure(row: Row, redis: Redis): Promise<Measurement> {
   } finally {
     await stop(child);
   }
+}
+
+/** The client row: `client-load.ts` on the load core, its own warm-up included. */
+async function measureClient(base: string, row: Row, redis: Redis, serverPid: number): Promise<Measurement> {
+  const before = await commandsProcessed(redis);
+  const cpuBefore = cpuMicros(serverPid);
+  const output = execFileSync('taskset', ['-c', LOAD_CORE, process.execPath, '--import', 'tsx', join(BENCH, 'client-load.ts')], {
+    env: {
+      ...process.env,
+      BENCH_URL: base,
+      BENCH_TOKEN: TOKEN,
+      BENCH_IDS: row.linesFile,
+      BENCH_SECONDS: String(SECONDS),
+      BENCH_WARMUP_SECONDS: String(WARMUP_SECONDS),
+      BENCH_CONNECTIONS: String(CONNECTIONS),
+    },
+    encoding: 'utf8',
+  });
+  const cpuAfter = cpuMicros(serverPid);
+  const after = await commandsProcessed(redis);
+  const line = output.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  if (line === undefined) throw new Error(`client-load printed no result:\n${output}`);
+  const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as Record<string, number>;
+  const reads = r.reads as number;
+  return {
+    requestsPerSecond: reads / ((r.durationUs as number) / 1e6),
+    p50Ms: (r.p50Us as number) / 1000,
+    p99Ms: (r.p99Us as number) / 1000,
+    errors: r.errors as number,
+    // Warm-up included (client-load runs both): an upper bound, and still close to 0.
+    redisCommandsPerRequest: (after - before - 1) / reads,
+    rssMiB: rssMiB(serverPid),
+    cpuMicrosPerRequest: (cpuAfter - cpuBefore) / reads,
+    hitRatio: (r.hits as number) / reads,
+  };
 }
 
 function assertEqualJson(actual: unknown, expected: unknown, what: string): void {
@@ -304,6 +350,15 @@ async function main(): Promise<void> {
           assertEqualJson(body.data.sessions.map((s) => s.attributes.user), users.slice(0, 10), 'GraphQL batch');
         },
       },
+      {
+        name: 'client', what: 'SessionClient.get, near cache', sessionsPerRequest: 1, start: gateway, path: '/api/v2/session', mode: 'header', linesFile: idsFile,
+        driver: 'client',
+        check: async (base) => {
+          const client = new SessionClient({ url: base, token: TOKEN, cache: false });
+          assertEqualJson((await client.get(firstId))?.attributes.user, first, 'client');
+          await client.close();
+        },
+      },
     ];
     const only = process.env.BENCH_ROWS?.split(',').map((name) => name.trim().toLowerCase());
     const rows = only === undefined ? allRows : allRows.filter((row) => only.includes(row.name.toLowerCase()));
@@ -330,11 +385,13 @@ async function main(): Promise<void> {
         graphqlPeer: rps('GraphQL') / rps('peer'),
         graphqlP99Floor: p99('GraphQL') / p99('floor'),
         batchSessionsOverSingle: (rps('GraphQL batch') * 10) / rps('GraphQL'),
+        clientOverRest: rps('client') / rps('REST'),
+        clientHitRatio: roundResults.get('client')?.hitRatio ?? NaN,
       });
     }
 
-    // The round-trip, touch and memory measurements belong to the full run only.
-    const extras = only === undefined ? await extraMeasurements(redisUrl, redis, work, gateway, ids) : undefined;
+    // The round-trip, touch, staleness and memory measurements run in the full run (or with BENCH_EXTRAS=1).
+    const extras = only === undefined || process.env.BENCH_EXTRAS === '1' ? await extraMeasurements(redisUrl, redis, work, gateway, ids) : undefined;
 
     const table = rows.map((row) => {
       const runs = results.get(row.name) as Measurement[];
@@ -371,6 +428,11 @@ async function main(): Promise<void> {
 }
 
 interface Extras {
+  /** Client cache staleness: from the start of a write through gateway B until client 1 (on A) drops its copy. */
+  stalenessTrials: number;
+  stalenessP50Ms: number;
+  stalenessP99Ms: number;
+  stalenessMaxMs: number;
   redisRoundTripsPerBatchOf10: number;
   redisCommandsPerReadWithinTouchInterval: number;
   writesPer1000ReadsWithinTouchInterval: number;
@@ -422,6 +484,8 @@ async function extraMeasurements(
     await stop(child);
   }
 
+  const staleness = await measureStaleness(gateway, ids);
+
   // Memory: the same content, 100,000 sessions, each store's own format, on an empty database.
   const memoryPort = await freePort();
   const memoryServer = pinned(LOAD_CORE, 'redis-server', ['--port', String(memoryPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work]);
@@ -468,6 +532,7 @@ async function extraMeasurements(
     const peerBytes = ((await usedMemory()) - before) / MEMORY_SESSIONS;
     await peerClient.quit();
     return {
+      ...staleness,
       redisRoundTripsPerBatchOf10: roundTrips,
       redisCommandsPerReadWithinTouchInterval: commandsPerRead,
       writesPer1000ReadsWithinTouchInterval: writesPer1000,
@@ -477,6 +542,61 @@ async function extraMeasurements(
   } finally {
     memoryRedis.disconnect();
     await stop(memoryServer);
+  }
+}
+
+/**
+ * How long a client cache serves a session another module changed: client 1 (near cache, on
+ * gateway A) holds the session; client 2 updates it through gateway B; the time from the start
+ * of that write until client 1 has dropped its copy (the change event applied). Sequential trials.
+ */
+async function measureStaleness(
+  gateway: (port: number) => ChildProcess,
+  ids: string[],
+): Promise<Pick<Extras, 'stalenessTrials' | 'stalenessP50Ms' | 'stalenessP99Ms' | 'stalenessMaxMs'>> {
+  const [portA, portB] = [await freePort(), await freePort()];
+  const a = gateway(portA);
+  const b = gateway(portB);
+  const one = new SessionClient({ url: `http://127.0.0.1:${portA}`, token: TOKEN });
+  const two = new SessionClient({ url: `http://127.0.0.1:${portB}`, token: TOKEN, cache: false });
+  try {
+    await waitForHttp(`http://127.0.0.1:${portA}/api/v2/session`, a);
+    await waitForHttp(`http://127.0.0.1:${portB}/api/v2/session`, b);
+    for (let attempt = 0; !one.caching; attempt++) {
+      if (attempt > 500) throw new Error('client 1 never got its event stream');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const samples: number[] = [];
+    for (let i = 0; i < STALENESS_TRIALS; i++) {
+      const id = ids[i] as string;
+      await one.get(id);
+      const hits = one.stats.hits;
+      await one.get(id);
+      if (one.stats.hits !== hits + 1) throw new Error('client 1 did not cache the session');
+      const digest = sessionDigest(id);
+      const dropped = new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no change event within 5 s (trial ${i})`)), 5000);
+        const onChange = (event: { digest: string }): void => {
+          if (event.digest !== digest) return;
+          clearTimeout(timer);
+          one.off('change', onChange);
+          resolve(performance.now());
+        };
+        one.on('change', onChange);
+      });
+      const startedAt = performance.now();
+      await two.update(id, { set: { trial: i } });
+      samples.push((await dropped) - startedAt);
+      if ((await one.get(id))?.version !== 2 + Math.floor(i / SESSIONS)) throw new Error('client 1 still served the old version');
+    }
+    samples.sort((x, y) => x - y);
+    const at = (q: number): number => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] as number;
+    return { stalenessTrials: samples.length, stalenessP50Ms: at(0.5), stalenessP99Ms: at(0.99), stalenessMaxMs: samples.at(-1) as number };
+  } finally {
+    await one.close();
+    await two.close();
+    await stop(a);
+    await stop(b);
   }
 }
 
@@ -501,11 +621,15 @@ function report(table: Array<Record<string, string | number>>, ratios: Record<st
     ['GraphQL ≥ 3 × peer', ratios.graphqlPeer ?? NaN, (v) => v >= 3, ratio],
     ["GraphQL p99 ≤ 3 × floor's", ratios.graphqlP99Floor ?? NaN, (v) => v <= 3, ratio],
     ["batch sessions/s ≥ 4 × GraphQL single's", ratios.batchSessionsOverSingle ?? NaN, (v) => v >= 4, ratio],
+    ['client reads/s vs REST req/s (no target)', ratios.clientOverRest ?? NaN, () => true, ratio],
+    ['client cache hit ratio (no target)', ratios.clientHitRatio ?? NaN, () => true, (v) => f(v, 4)],
     ['0 errors on every row', table.reduce((s, r) => s + Number(r.errors), 0), () => table.every((r) => total(String(r.row)) === 0), String],
   ];
   if (extras !== undefined) {
     const memoryRatio = extras.memoryBytesPerSessionGateway / extras.memoryBytesPerSessionPeer;
     targets.push(
+      [`client staleness p99 ≤ 50 ms (${extras.stalenessTrials} trials; p50 ${f(extras.stalenessP50Ms)} ms)`, extras.stalenessP99Ms, (v) => v <= 50, (v) => `${f(v)} ms`],
+      ['client staleness max ≤ 200 ms', extras.stalenessMaxMs, (v) => v <= 200, (v) => `${f(v)} ms`],
       ['batch of 10: 1 Redis round trip', extras.redisRoundTripsPerBatchOf10, (v) => v <= 1, ratio],
       ['read within touch interval: 1 Redis command', extras.redisCommandsPerReadWithinTouchInterval, (v) => v <= 1, (v) => f(v, 3)],
       ['1,000 reads within the interval: ≤ 1 write', extras.writesPer1000ReadsWithinTouchInterval, (v) => v <= 1, String],
