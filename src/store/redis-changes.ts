@@ -6,12 +6,20 @@
  * the subscriber connection drops, every listener is told it is `lost` and detached at once; a
  * listener attached later subscribes again, and is only confirmed once Redis has acknowledged
  * the subscription. Between those two moments no listener believes it is seeing every change.
+ *
+ * A connection can also die without closing (a half-open TCP connection, a frozen peer), and then
+ * nothing would ever say so. So while subscribed, the feed publishes a heartbeat of its own on
+ * the channel every `heartbeatMs` and expects to hear it back: when none has come back for two
+ * intervals, it treats the subscription as lost and reconnects. Other instances' heartbeats are
+ * ignored, and listeners never see any.
  */
+import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { GatewayError } from '../errors';
 import type { ChangeFeed, ChangeKind, ChangeListener, SessionChange } from './store';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['ISSUED', 'UPDATED', 'REVOKED']);
+const HEARTBEAT = 'HEARTBEAT|';
 
 export class RedisChangeFeed implements ChangeFeed {
   private subscriber: Redis | null = null;
@@ -19,21 +27,30 @@ export class RedisChangeFeed implements ChangeFeed {
   private subscribed: Promise<void> | null = null;
   private readonly listeners = new Set<ChangeListener>();
   private closed = false;
+  /** This feed's own heartbeat message: only it counts as "the subscription still delivers". */
+  private readonly heartbeat = `${HEARTBEAT}${randomUUID()}`;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastHeartbeatAt = 0;
 
   constructor(
     private readonly client: Redis,
     private readonly channel: string,
     private readonly commandTimeoutMs: number,
+    private readonly heartbeatMs: number,
   ) {}
 
   async listen(listener: ChangeListener): Promise<() => void> {
-    await this.subscribe();
+    const subscribed = this.subscribe();
+    await subscribed;
+    // Lost again between the acknowledgement and now: this listener would hear nothing.
+    if (this.subscribed !== subscribed) throw unavailable('the subscription dropped while it was being made');
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopHeartbeat();
     this.drop('the gateway is closing');
     this.subscriber?.disconnect();
   }
@@ -45,7 +62,7 @@ export class RedisChangeFeed implements ChangeFeed {
       const deadline = new Promise<never>((_, reject) => {
         setTimeout(() => reject(unavailable('subscribing timed out')), this.commandTimeoutMs).unref();
       });
-      this.subscribed = Promise.race([subscriber.subscribe(this.channel).then(() => undefined), deadline]).catch((error: unknown) => {
+      this.subscribed = Promise.race([subscriber.subscribe(this.channel).then(() => this.startHeartbeat()), deadline]).catch((error: unknown) => {
         this.subscribed = null;
         throw error instanceof GatewayError ? error : unavailable(error instanceof Error ? error.message : String(error));
       });
@@ -58,18 +75,54 @@ export class RedisChangeFeed implements ChangeFeed {
     if (this.subscriber !== null) return this.subscriber;
     const subscriber = this.client.duplicate({ enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false });
     subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
+      if (channel !== this.channel || this.subscriber !== subscriber) return;
+      if (message.startsWith(HEARTBEAT)) {
+        if (message === this.heartbeat) this.lastHeartbeatAt = Date.now();
+        return;
+      }
       const change = parseChange(message);
       if (change === null) return;
       for (const listener of this.listeners) listener.change(change);
     });
     subscriber.on('error', () => undefined); // the store's own client logs connection trouble
     subscriber.on('close', () => {
+      if (this.subscriber !== subscriber) return; // one already given up on
       this.subscribed = null;
+      this.stopHeartbeat();
       this.drop('lost the connection to the change channel');
     });
     this.subscriber = subscriber;
     return subscriber;
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    this.lastHeartbeatAt = Date.now();
+    this.heartbeatTimer = setInterval(() => {
+      if (Date.now() - this.lastHeartbeatAt > 2 * this.heartbeatMs) {
+        // Silent for two intervals: as good as gone, though its socket may never say so. Every
+        // listener is told now, and the next listen() starts on a fresh connection.
+        this.abandonSubscriber();
+        return;
+      }
+      this.client.publish(this.channel, this.heartbeat).catch(() => undefined); // a dead Redis shows up above
+    }, this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private abandonSubscriber(): void {
+    const subscriber = this.subscriber;
+    this.subscriber = null;
+    this.subscribed = null;
+    this.stopHeartbeat();
+    this.drop('the change channel stopped delivering');
+    subscriber?.disconnect();
+    subscriber?.stream?.destroy();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
   }
 
   private drop(reason: string): void {

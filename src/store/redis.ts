@@ -36,6 +36,8 @@ export interface RedisStoreOptions {
   readonly logger?: { warn(details: object, message: string): void };
   /** Times every command (metrics); the store itself knows nothing of HTTP or Prometheus. */
   readonly onCommand?: CommandObserver;
+  /** How often the change feed checks that its subscription still delivers (default 5 s). */
+  readonly changeHeartbeatMs?: number;
 }
 
 type Arg = string | number;
@@ -81,7 +83,7 @@ export class RedisSessionStore implements SessionStore {
     this.redis = client as ScriptedRedis;
     this.prefix = `${options.namespace}:`;
     this.touchIntervalMs = options.touchIntervalSeconds * 1000;
-    this.changes = new RedisChangeFeed(client, changeChannel(options.namespace), options.commandTimeoutMs);
+    this.changes = new RedisChangeFeed(client, changeChannel(options.namespace), options.commandTimeoutMs, options.changeHeartbeatMs ?? 5000);
   }
 
   /** The Redis key a session ID is stored under. */

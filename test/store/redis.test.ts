@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type Redis from 'ioredis';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
@@ -15,13 +16,14 @@ beforeAll(async () => {
 });
 afterAll(async () => server.destroy());
 
-function openStore(overrides: { maxAttributeBytes?: number; touchIntervalSeconds?: number } = {}): RedisSessionStore {
+function openStore(overrides: { maxAttributeBytes?: number; touchIntervalSeconds?: number; changeHeartbeatMs?: number } = {}): RedisSessionStore {
   return new RedisSessionStore({
     url: server.url,
     namespace: uniqueNamespace(),
     maxAttributeBytes: overrides.maxAttributeBytes ?? 65536,
     touchIntervalSeconds: overrides.touchIntervalSeconds ?? 60,
     commandTimeoutMs: 2000,
+    ...(overrides.changeHeartbeatMs === undefined ? {} : { changeHeartbeatMs: overrides.changeHeartbeatMs }),
   });
 }
 
@@ -117,6 +119,35 @@ describe('redis store layout', () => {
     await store.destroy(id);
     expect(await store.getMany([id])).toEqual([null]);
     expect(await redis.exists(store.keyOf(id))).toBe(0);
+    await store.close();
+  });
+});
+
+describe('redis change feed', () => {
+  test('a subscription that silently stops delivering is given up within two heartbeats; the next one works', async () => {
+    const store = await ready(openStore({ changeHeartbeatMs: 100 }));
+    let lost = '';
+    await store.changes.listen({ change: () => undefined, lost: (reason) => (lost = reason) });
+    // A half-open connection: no error, no close, simply nothing more arrives. Pausing the
+    // subscriber's socket is the nearest a test gets to it.
+    (store.changes as unknown as { subscriber: { stream: Socket } }).subscriber.stream.pause();
+    await waitUntil(async () => lost !== '', 3000);
+    expect(lost).toMatch(/stopped delivering/);
+
+    const seen: string[] = [];
+    await store.changes.listen({ change: (change) => seen.push(change.kind), lost: () => undefined });
+    await store.create(generateSessionId(), { principal: null, attributes: [], maxInactiveSeconds: 60 });
+    await waitUntil(async () => seen.length === 1);
+    expect(seen).toEqual(['ISSUED']);
+    await store.close();
+  });
+
+  test('heartbeats never reach listeners', async () => {
+    const store = await ready(openStore({ changeHeartbeatMs: 20 }));
+    const seen: string[] = [];
+    await store.changes.listen({ change: (change) => seen.push(change.kind), lost: () => undefined });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen).toEqual([]);
     await store.close();
   });
 });
