@@ -7,7 +7,7 @@
 import type Redis from 'ioredis';
 import { SessionClient, SessionGatewayError } from '../../src/client';
 import { sessionDigest } from '../../src/session/ids';
-import { SERVICE_TOKEN, startGateway, uniqueNamespace, waitUntil, type Gateway } from '../support/gateway';
+import { SERVICE_TOKEN, startGatewayPair, waitUntil, type Gateway } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
 
 let server: RedisServer;
@@ -19,19 +19,14 @@ let two: SessionClient;
 
 const BOUND_MS = 2000;
 
-async function base(gateway: Gateway): Promise<string> {
-  return gateway.app.listen({ port: 0, host: '127.0.0.1' });
-}
-
 beforeAll(async () => {
   server = await startRedis();
   redis = server.client();
-  const namespace = uniqueNamespace();
-  a = await startGateway({ redisUrl: server.url, env: { SESSION_NAMESPACE: namespace } });
-  b = await startGateway({ redisUrl: server.url, env: { SESSION_NAMESPACE: namespace } });
+  const pair = await startGatewayPair(server.url);
+  ({ a, b } = pair);
   // A long minimum retry, so a lost stream stays lost long enough to watch the client bypass.
-  one = new SessionClient({ url: await base(a), token: SERVICE_TOKEN, minRetryMs: 600, maxRetryMs: 1200 });
-  two = new SessionClient({ url: await base(b), token: SERVICE_TOKEN });
+  one = new SessionClient({ url: pair.baseA, token: SERVICE_TOKEN, minRetryMs: 600, maxRetryMs: 1200 });
+  two = new SessionClient({ url: pair.baseB, token: SERVICE_TOKEN });
   await waitUntil(async () => one.caching && two.caching);
 });
 afterAll(async () => {

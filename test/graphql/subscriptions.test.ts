@@ -7,7 +7,7 @@
 import type Redis from 'ioredis';
 import { sessionDigest } from '../../src/session/ids';
 import { describe as codeOf, subscribeChanges, type Subscription } from '../support/changes';
-import { SERVICE, SERVICE_TOKEN, startGateway, uniqueNamespace, waitUntil, type Gateway } from '../support/gateway';
+import { SERVICE, SERVICE_TOKEN, startGateway, startGatewayPair, waitUntil, type Gateway } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
 
 let server: RedisServer;
@@ -25,10 +25,9 @@ async function listening(gateway: Gateway): Promise<string> {
 beforeAll(async () => {
   server = await startRedis();
   redis = server.client();
-  const namespace = uniqueNamespace();
-  a = await startGateway({ redisUrl: server.url, env: { SESSION_NAMESPACE: namespace } });
-  b = await startGateway({ redisUrl: server.url, env: { SESSION_NAMESPACE: namespace } });
-  urlA = await listening(a);
+  const pair = await startGatewayPair(server.url);
+  ({ a, b } = pair);
+  urlA = `${pair.baseA.replace('http', 'ws')}/graphql`;
 });
 afterEach(() => {
   for (const subscription of open.splice(0)) subscription.dispose();

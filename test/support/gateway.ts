@@ -90,6 +90,18 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   };
 }
 
+/**
+ * Two gateway instances on one Redis and one namespace, as a deployment runs them, each
+ * listening on a loopback port; resolves to them and their base URLs (`http://127.0.0.1:<port>`).
+ */
+export async function startGatewayPair(redisUrl: string): Promise<{ a: Gateway; b: Gateway; baseA: string; baseB: string }> {
+  const env = { SESSION_NAMESPACE: uniqueNamespace() };
+  const a = await startGateway({ redisUrl, env });
+  const b = await startGateway({ redisUrl, env });
+  const listen = (gateway: Gateway): Promise<string> => gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  return { a, b, baseA: await listen(a), baseB: await listen(b) };
+}
+
 /** Polls an async condition (no fixed sleeps); fails after `timeoutMs`. */
 export async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
