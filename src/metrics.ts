@@ -11,7 +11,7 @@
  * pre-bound label sets where the set is known up front.
  */
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { StoreOperation } from './store/store';
 
 /** Seconds; few buckets, from a Redis-hit request to one stuck on a timeout. */
@@ -41,6 +41,7 @@ export class Metrics implements SessionEvents {
   private readonly updated: Counter;
   private readonly revoked: Counter;
   private readonly batchSize: Histogram;
+  private readonly changesDelivered: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -78,6 +79,27 @@ export class Metrics implements SessionEvents {
       buckets: BATCH_BUCKETS,
       registers,
     });
+    this.changesDelivered = new Counter({
+      name: 'gateway_change_events_delivered_total',
+      help: 'sessionChanges events sent to WebSocket subscribers (one per subscriber per change)',
+      registers,
+    });
+  }
+
+  /** `gateway_websocket_connections`, read when scraped from `count` (the WebSocket server's). */
+  countWebSockets(count: () => number): void {
+    new Gauge({
+      name: 'gateway_websocket_connections',
+      help: 'Open WebSocket connections (sessionChanges subscribers) on this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(count());
+      },
+    });
+  }
+
+  changeDelivered(): void {
+    this.changesDelivered.inc();
   }
 
   observeRequest(route: string, operation: string, outcome: string, seconds: number): void {

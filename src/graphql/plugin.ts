@@ -74,7 +74,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
     store: options.store,
     tokens: options.tokens,
     limits: options.limits,
-    events: options.metrics,
+    metrics: options.metrics,
     production: options.production,
     logError: (error) => app.log.error({ err: error }, 'internal error'),
   });

@@ -19,7 +19,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { GatewayError } from '../errors';
 import { pathOf } from '../logger';
-import type { SessionEvents } from '../metrics';
+import type { Metrics } from '../metrics';
 import { isServiceCaller, type ServiceTokens } from '../session/caller';
 import type { SessionStore } from '../store/store';
 import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
@@ -29,7 +29,7 @@ export interface SubscriptionOptions {
   readonly store: SessionStore;
   readonly tokens: ServiceTokens;
   readonly limits: GraphQLLimits;
-  readonly events: SessionEvents;
+  readonly metrics: Metrics;
   readonly production: boolean;
   /** Logs a defect behind an INTERNAL error. */
   readonly logError: (error: unknown) => void;
@@ -52,6 +52,7 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
     sockets.handleUpgrade(request, socket, head, (ws) => sockets.emit('connection', ws, request));
   });
 
+  options.metrics.countWebSockets(() => sockets.clients.size);
   const batch = sessionBatchLoader(options.store, () => undefined);
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((error) => formatError(error, options.logError));
   const server = useServer<{ authorization?: unknown }>(
@@ -72,13 +73,19 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
         store: options.store,
         limits: options.limits,
         announceSessionId: () => undefined,
-        events: options.events,
+        events: options.metrics,
         report: { operation: null, operationName: null, errorCode: null },
       }),
       execute: () => ({
         errors: [new GraphQLError('over WebSocket only subscriptions are served; send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })],
       }),
-      onNext: (_ctx, _id, _payload, _args, result) => (result.errors === undefined ? undefined : { ...result, errors: format(result.errors) }),
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (result.errors === undefined) {
+          options.metrics.changeDelivered();
+          return undefined;
+        }
+        return { ...result, errors: format(result.errors) };
+      },
       onError: (_ctx, _id, _payload, errors) => format(errors),
     },
     sockets,

@@ -71,6 +71,11 @@ test('changes through either instance reach a subscriber of instance A: digest, 
     { digest: sentinel.body.data?.issueSession.digest, kind: 'ISSUED', version: 1 },
   ]);
   expect(JSON.stringify(changes.events)).not.toContain(id);
+
+  // What an operator sees of it on instance A.
+  const metrics = (await a.http.get('/metrics')).text;
+  expect(Number(/^gateway_websocket_connections (\d+)$/m.exec(metrics)?.[1])).toBe(1);
+  expect(Number(/^gateway_change_events_delivered_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(5);
 });
 
 test('the token may come as the upgrade request header instead of connectionParams', async () => {
