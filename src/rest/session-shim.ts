@@ -115,7 +115,11 @@ export class SessionShim {
         this.options.telemetry.send(response, error.status, { 'content-type': JSON_TYPE }, body, requestId);
         this.recordDirect(route, requestId, startedAt, error.status, error.code);
       },
-    );
+    ).catch((defect: unknown) => {
+      // Sending itself failed (a defect, or a socket gone mid-write): log it, never crash on it.
+      this.options.telemetry.failed(requestId, new GatewayError('INTERNAL', 'internal error', { cause: defect }));
+      response.destroy();
+    });
     return true;
   }
 
