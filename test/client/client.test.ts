@@ -14,6 +14,7 @@ let server: RedisServer;
 let redis: Redis;
 let a: Gateway;
 let b: Gateway;
+let baseA: string;
 let one: SessionClient;
 let two: SessionClient;
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
   server = await startRedis();
   redis = server.client();
   const pair = await startGatewayPair(server.url);
-  ({ a, b } = pair);
+  ({ a, b, baseA } = pair);
   // A long minimum retry, so a lost stream stays lost long enough to watch the client bypass.
   one = new SessionClient({ url: pair.baseA, token: SERVICE_TOKEN, minRetryMs: 600, maxRetryMs: 1200 });
   two = new SessionClient({ url: pair.baseB, token: SERVICE_TOKEN });
@@ -133,4 +134,34 @@ test('a dropped socket (network failure) also stops the cache at once', async ()
   expect(await one.get(id)).not.toBeNull();
   expect(one.stats.requests).toBe(requests + 1);
   await waitUntil(async () => one.caching, 10_000);
+});
+
+test('an entry lives at most maxTtlMs, and never past the session\'s own expiry', async () => {
+  const short = new SessionClient({ url: baseA, token: SERVICE_TOKEN, cache: { maxTtlMs: 300 } });
+  try {
+    await waitUntil(async () => short.caching);
+    const { id } = await two.issue();
+    await short.get(id);
+    let requests = short.stats.requests;
+    await short.get(id);
+    expect(short.stats.requests).toBe(requests); // cached
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await short.get(id);
+    expect(short.stats.requests).toBe(requests + 1); // past maxTtlMs: asked again
+
+    // A session with 2 s to live is not served from the cache after it has expired.
+    const brief = await two.issue({ maxInactiveInterval: 2 });
+    const long = new SessionClient({ url: baseA, token: SERVICE_TOKEN });
+    try {
+      await waitUntil(async () => long.caching);
+      expect(await long.get(brief.id)).not.toBeNull();
+      requests = long.stats.requests;
+      await waitUntil(async () => (await long.get(brief.id)) === null, 5000);
+      expect(long.stats.requests).toBeGreaterThan(requests); // the gateway said so, not the cache
+    } finally {
+      await long.close();
+    }
+  } finally {
+    await short.close();
+  }
 });
