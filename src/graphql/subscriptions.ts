@@ -66,7 +66,7 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
           return false; // a wrong token: 4403, like no token
         }
       },
-      context: (ctx): GraphQLContext => ({
+      context: (): GraphQLContext => ({
         // onConnect let only services in.
         caller: { service: true, sessionId: null },
         sessions: sessionLoader(batch),

@@ -27,7 +27,7 @@ import { isWellFormedSessionId } from '../session/ids';
 import { issueSession } from '../session/issue';
 import type { NewSession } from '../session/model';
 import { presentedSessionId, type SessionTransport } from '../session/transport';
-import { NO_SESSION, type SessionStore } from '../store/store';
+import type { SessionStore } from '../store/store';
 
 export interface RestOptions {
   readonly store: SessionStore;
