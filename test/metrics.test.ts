@@ -3,22 +3,11 @@
  * command latency and errors, session events, DataLoader batch sizes, process metrics; labels
  * from fixed sets only, never a session ID.
  */
-import { SERVICE, SERVICE_TOKEN, startGateway, waitUntil, type Gateway } from './support/gateway';
-import { startRedis, type RedisServer } from './support/redis-server';
+import { gatewayOverRedis, SERVICE, SERVICE_TOKEN, startGateway, waitUntil, type Gateway } from './support/gateway';
 
-let server: RedisServer;
-let gateway: Gateway;
+const fx = gatewayOverRedis({ REDIS_COMMAND_TIMEOUT_MS: '500' });
 
-beforeAll(async () => {
-  server = await startRedis();
-  gateway = await startGateway({ redisUrl: server.url, env: { REDIS_COMMAND_TIMEOUT_MS: '500' } });
-});
-afterAll(async () => {
-  await gateway.close();
-  await server.destroy();
-});
-
-async function scrape(target: Gateway = gateway): Promise<string> {
+async function scrape(target: Gateway = fx.gateway): Promise<string> {
   const response = await target.http.get('/metrics');
   expect(response.status).toBe(200);
   expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -35,21 +24,21 @@ const requests = (text: string, route: string, operation: string, outcome: strin
   sample(text, 'gateway_http_request_duration_seconds_count', `route="${route}",operation="${operation}",outcome="${outcome}"`);
 
 async function issue(): Promise<string> {
-  const response = await gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
+  const response = await fx.gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
   return response.body.data?.issueSession.id as string;
 }
 
 test('requests are counted by route pattern, GraphQL root field and outcome', async () => {
   const before = await scrape();
   const id = await issue();
-  await gateway.gql('query Mine { session { id } }', {}, { 'X-Session-ID': id });
-  await gateway.gql('query Mine { session { id } }', {}, { 'X-Session-ID': id });
-  await gateway.gql('query { a: session { id } __typename }', {}, { 'X-Session-ID': id });
-  await gateway.gql('mutation { issueSession { id } }', {}, { Authorization: 'Bearer wrong-token-0123456789' });
-  await gateway.gql('{ sessions(ids: []) { id } }', {}, { 'X-Session-ID': id });
-  await gateway.gql('{ nope', {}, SERVICE);
-  await gateway.http.get(`/api/v1/session?JSESSIONID=${id}`);
-  await gateway.http.get('/no/such/route');
+  await fx.gateway.gql('query Mine { session { id } }', {}, { 'X-Session-ID': id });
+  await fx.gateway.gql('query Mine { session { id } }', {}, { 'X-Session-ID': id });
+  await fx.gateway.gql('query { a: session { id } __typename }', {}, { 'X-Session-ID': id });
+  await fx.gateway.gql('mutation { issueSession { id } }', {}, { Authorization: 'Bearer wrong-token-0123456789' });
+  await fx.gateway.gql('{ sessions(ids: []) { id } }', {}, { 'X-Session-ID': id });
+  await fx.gateway.gql('{ nope', {}, SERVICE);
+  await fx.gateway.http.get(`/api/v1/session?JSESSIONID=${id}`);
+  await fx.gateway.http.get('/no/such/route');
   const after = await scrape();
 
   const delta = (route: string, operation: string, outcome: string): number =>
@@ -75,11 +64,11 @@ test('requests are counted by route pattern, GraphQL root field and outcome', as
 test('sessions issued, updated and revoked are counted when they succeed', async () => {
   const before = await scrape();
   const id = await issue();
-  await gateway.http.get('/api/v2/session'); // the REST shim issues one too
-  await gateway.gql('mutation($id: ID) { updateSession(id: $id, patch: { set: { a: 1 } }) { version } }', { id }, SERVICE);
-  await gateway.gql('mutation($id: ID) { updateSession(id: $id, patch: { set: { a: 2 }, expectedVersion: 9 }) { version } }', { id }, SERVICE);
-  await gateway.gql('mutation($id: ID) { revokeSession(id: $id) }', { id }, SERVICE);
-  await gateway.gql('mutation($id: ID) { revokeSession(id: $id) }', { id }, SERVICE); // already gone
+  await fx.gateway.http.get('/api/v2/session'); // the REST shim issues one too
+  await fx.gateway.gql('mutation($id: ID) { updateSession(id: $id, patch: { set: { a: 1 } }) { version } }', { id }, SERVICE);
+  await fx.gateway.gql('mutation($id: ID) { updateSession(id: $id, patch: { set: { a: 2 }, expectedVersion: 9 }) { version } }', { id }, SERVICE);
+  await fx.gateway.gql('mutation($id: ID) { revokeSession(id: $id) }', { id }, SERVICE);
+  await fx.gateway.gql('mutation($id: ID) { revokeSession(id: $id) }', { id }, SERVICE); // already gone
   const after = await scrape();
 
   const delta = (name: string): number => sample(after, name) - sample(before, name);
@@ -91,7 +80,7 @@ test('sessions issued, updated and revoked are counted when they succeed', async
 test('DataLoader batch sizes: one batch per tick, sized by the distinct IDs it reads', async () => {
   const ids = [await issue(), await issue(), await issue()];
   const before = await scrape();
-  const response = await gateway.gql('query($ids: [ID!]!) { sessions(ids: $ids) { id } }', { ids: [...ids, ids[0]] }, SERVICE);
+  const response = await fx.gateway.gql('query($ids: [ID!]!) { sessions(ids: $ids) { id } }', { ids: [...ids, ids[0]] }, SERVICE);
   expect(response.body.data?.sessions).toHaveLength(4);
   const after = await scrape();
 
@@ -104,10 +93,10 @@ test('DataLoader batch sizes: one batch per tick, sized by the distinct IDs it r
 test('Redis command latency by store operation, and errors while Redis is down', async () => {
   const before = await scrape();
   const id = await issue();
-  await gateway.gql('{ session { id } }', {}, { 'X-Session-ID': id });
-  await gateway.gql('mutation($id: ID) { updateSession(id: $id, patch: { set: { a: 1 } }) { version } }', { id }, SERVICE);
-  await gateway.gql('mutation($id: ID) { revokeSession(id: $id) }', { id }, SERVICE);
-  await gateway.http.get('/readyz');
+  await fx.gateway.gql('{ session { id } }', {}, { 'X-Session-ID': id });
+  await fx.gateway.gql('mutation($id: ID) { updateSession(id: $id, patch: { set: { a: 1 } }) { version } }', { id }, SERVICE);
+  await fx.gateway.gql('mutation($id: ID) { revokeSession(id: $id) }', { id }, SERVICE);
+  await fx.gateway.http.get('/readyz');
   const after = await scrape();
 
   const errors = (text: string, operation: string): number => sample(text, 'gateway_store_command_errors_total', `operation="${operation}"`);
@@ -117,16 +106,16 @@ test('Redis command latency by store operation, and errors while Redis is down',
     expect([operation, errors(after, operation) - errors(before, operation)]).toEqual([operation, 0]);
   }
 
-  await server.stop();
+  await fx.server.stop();
   try {
-    const failed = await gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
+    const failed = await fx.gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
     expect(failed.status).toBe(503);
     const down = await scrape();
     expect(errors(down, 'create') - errors(after, 'create')).toBe(1);
     expect(requests(down, '/graphql', 'issueSession', 'STORE_UNAVAILABLE')).toBe(1);
   } finally {
-    await server.start();
-    await waitUntil(() => gateway.store.ping().then(() => true, () => false), 10_000);
+    await fx.server.start();
+    await waitUntil(() => fx.gateway.store.ping().then(() => true, () => false), 10_000);
   }
 });
 
@@ -138,7 +127,7 @@ test('process metrics are exposed', async () => {
 });
 
 test('two gateways in one process keep their own counters', async () => {
-  const other = await startGateway({ redisUrl: server.url });
+  const other = await startGateway({ redisUrl: fx.server.url });
   try {
     const before = sample(await scrape(other), 'gateway_sessions_issued_total');
     await issue(); // on the first gateway

@@ -13,12 +13,10 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { ChangeEvent } from '../graphql/change-stream';
 
-export interface ChangeEvent {
-  readonly digest: string;
-  readonly kind: 'SUBSCRIBED' | 'ISSUED' | 'UPDATED' | 'REVOKED';
-  readonly version: number;
-}
+/** What the gateway's sessionChanges stream sends: the gateway's own type, over the wire. */
+export type { ChangeEvent } from '../graphql/change-stream';
 
 export interface ChangeHandlers {
   up(): void;

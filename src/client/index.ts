@@ -2,7 +2,7 @@
  * `session-gateway/client`: what a backend module uses to read and change sessions, with a near
  * cache that stays coherent across every module instance.
  *
- *     const sessions = new SessionClient({ url: 'http://session-gateway:8080', token: process.env.SESSION_TOKEN });
+ *     const sessions = new SessionClient({ url: 'http://session-gateway:8080', token: serviceToken });
  *     const session = await sessions.get(idFromRequest);   // null: no such session, or expired
  *
  * Reads are look-aside: a hit is answered from this process's memory and costs the gateway

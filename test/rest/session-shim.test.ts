@@ -1,42 +1,28 @@
 /**
  * The REST shim for backend modules (v2) and legacy callers (v1), over a real redis-server.
  */
-import type Redis from 'ioredis';
 import { generateSessionId } from '../../src/session/ids';
 import type { RedisSessionStore } from '../../src/store/redis';
-import { SERVICE, snapshot, startGateway, type Gateway } from '../support/gateway';
-import { startRedis, type RedisServer } from '../support/redis-server';
+import { gatewayOverRedis, SERVICE, snapshot } from '../support/gateway';
 
-let server: RedisServer;
-let redis: Redis;
-let gateway: Gateway;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-  gateway = await startGateway({ redisUrl: server.url });
-});
-afterAll(async () => {
-  await gateway.close();
-  await server.destroy();
-});
+const fx = gatewayOverRedis();
 
 const USER = { id: 42, name: '김민수', roles: ['member'] };
-const keyOf = (id: string): string => (gateway.store as RedisSessionStore).keyOf(id);
+const keyOf = (id: string): string => (fx.gateway.store as RedisSessionStore).keyOf(id);
 
 async function sessionWithUser(): Promise<string> {
-  const response = await gateway.gql('mutation($u: JSON) { issueSession(input: { principal: "42", attributes: { user: $u } }) { id } }', { u: USER }, SERVICE);
+  const response = await fx.gateway.gql('mutation($u: JSON) { issueSession(input: { principal: "42", attributes: { user: $u } }) { id } }', { u: USER }, SERVICE);
   return response.body.data?.issueSession.id as string;
 }
 
 async function sessionCount(): Promise<number> {
-  return Object.keys(await snapshot(redis, gateway.config.sessionNamespace)).length;
+  return Object.keys(await snapshot(fx.redis, fx.gateway.config.sessionNamespace)).length;
 }
 
 describe('GET /api/v2/session', () => {
   test('answers the user attribute of the session in X-Session-ID, and echoes the ID', async () => {
     const id = await sessionWithUser();
-    const response = await gateway.http.get('/api/v2/session').set('X-Session-ID', id);
+    const response = await fx.gateway.http.get('/api/v2/session').set('X-Session-ID', id);
     expect(response.status).toBe(200);
     expect(response.headers['x-session-id']).toBe(id);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
@@ -44,9 +30,9 @@ describe('GET /api/v2/session', () => {
   });
 
   test('a session without the attribute answers 200 with an empty body', async () => {
-    const issued = await gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
+    const issued = await fx.gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
     const id = issued.body.data?.issueSession.id as string;
-    const response = await gateway.http.get('/api/v2/session').set('X-Session-ID', id);
+    const response = await fx.gateway.http.get('/api/v2/session').set('X-Session-ID', id);
     expect(response.status).toBe(200);
     expect(response.text).toBe('');
     expect(response.headers['x-session-id']).toBe(id);
@@ -58,25 +44,25 @@ describe('GET /api/v2/session', () => {
     ['an unknown ID', generateSessionId()],
   ])('%s: a new session is issued with a fresh ID, never the presented one', async (_name, presented) => {
     const before = await sessionCount();
-    const call = gateway.http.get('/api/v2/session');
+    const call = fx.gateway.http.get('/api/v2/session');
     const response = presented === undefined ? await call : await call.set('X-Session-ID', presented);
     expect(response.status).toBe(200);
     expect(response.text).toBe('');
     const issued = response.headers['x-session-id'] as string;
     expect(issued).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(issued).not.toBe(presented);
-    expect(await redis.exists(keyOf(issued))).toBe(1);
+    expect(await fx.redis.exists(keyOf(issued))).toBe(1);
     expect(await sessionCount()).toBe(before + 1);
     // The issued ID works from now on.
-    const again = await gateway.http.get('/api/v2/session').set('X-Session-ID', issued);
+    const again = await fx.gateway.http.get('/api/v2/session').set('X-Session-ID', issued);
     expect(again.headers['x-session-id']).toBe(issued);
     expect(await sessionCount()).toBe(before + 1);
   });
 
   test('an expired session is replaced by a new one', async () => {
     const id = await sessionWithUser();
-    await redis.del(keyOf(id));
-    const response = await gateway.http.get('/api/v2/session').set('X-Session-ID', id);
+    await fx.redis.del(keyOf(id));
+    const response = await fx.gateway.http.get('/api/v2/session').set('X-Session-ID', id);
     expect(response.headers['x-session-id']).not.toBe(id);
     expect(response.text).toBe('');
   });
@@ -85,7 +71,7 @@ describe('GET /api/v2/session', () => {
 describe('GET /api/v1/session (legacy)', () => {
   test('takes the ID from the JSESSIONID query parameter', async () => {
     const id = await sessionWithUser();
-    const response = await gateway.http.get(`/api/v1/session?JSESSIONID=${id}`);
+    const response = await fx.gateway.http.get(`/api/v1/session?JSESSIONID=${id}`);
     expect(response.status).toBe(200);
     expect(response.body).toEqual(USER);
     expect(response.headers['x-session-id']).toBe(id);
@@ -93,48 +79,48 @@ describe('GET /api/v1/session (legacy)', () => {
 
   test('the parameter name is case-insensitive and may come anywhere in the query', async () => {
     const id = await sessionWithUser();
-    const response = await gateway.http.get(`/api/v1/session?foo=1&jsessionid=${id}&bar=2`);
+    const response = await fx.gateway.http.get(`/api/v1/session?foo=1&jsessionid=${id}&bar=2`);
     expect(response.body).toEqual(USER);
     expect(response.headers['x-session-id']).toBe(id);
   });
 
   test('takes a servlet-style ;jsessionid= path parameter', async () => {
     const id = await sessionWithUser();
-    const response = await gateway.http.get(`/api/v1/session;jsessionid=${id}`);
+    const response = await fx.gateway.http.get(`/api/v1/session;jsessionid=${id}`);
     expect(response.body).toEqual(USER);
     expect(response.headers['x-session-id']).toBe(id);
   });
 
   test('falls back to the X-Session-ID header (what nginx sends)', async () => {
     const id = await sessionWithUser();
-    const response = await gateway.http.get('/api/v1/session').set('X-Session-ID', id);
+    const response = await fx.gateway.http.get('/api/v1/session').set('X-Session-ID', id);
     expect(response.body).toEqual(USER);
     expect(response.headers['x-session-id']).toBe(id);
   });
 
   test('an unknown JSESSIONID gets a new session', async () => {
     const unknown = generateSessionId();
-    const response = await gateway.http.get(`/api/v1/session?JSESSIONID=${unknown}`);
+    const response = await fx.gateway.http.get(`/api/v1/session?JSESSIONID=${unknown}`);
     expect(response.status).toBe(200);
     expect(response.headers['x-session-id']).not.toBe(unknown);
-    expect(await redis.exists(keyOf(response.headers['x-session-id'] as string))).toBe(1);
+    expect(await fx.redis.exists(keyOf(response.headers['x-session-id'] as string))).toBe(1);
   });
 });
 
 describe('errors on the REST side', () => {
   test('an unknown route is a coded 404 that changes nothing', async () => {
-    const before = await snapshot(redis, gateway.config.sessionNamespace);
-    const response = await gateway.http.get('/api/v3/session');
+    const before = await snapshot(fx.redis, fx.gateway.config.sessionNamespace);
+    const response = await fx.gateway.http.get('/api/v3/session');
     expect(response.status).toBe(404);
     expect(response.body).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) } });
-    expect(await snapshot(redis, gateway.config.sessionNamespace)).toEqual(before);
+    expect(await snapshot(fx.redis, fx.gateway.config.sessionNamespace)).toEqual(before);
   });
 });
 
 describe('touches do not write on every read', () => {
   const WRITES = ['set', 'setrange', 'pexpireat', 'pexpire', 'expire', 'del', 'evalsha', 'eval'];
   const callsOf = async (commands: readonly string[]): Promise<number> => {
-    const info = await redis.info('commandstats');
+    const info = await fx.redis.info('commandstats');
     return commands.reduce((sum, command) => sum + Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0), 0);
   };
   const writeCalls = (): Promise<number> => callsOf(WRITES);
@@ -143,7 +129,7 @@ describe('touches do not write on every read', () => {
     const id = await sessionWithUser();
     const before = await writeCalls();
     for (let batch = 0; batch < 10; batch++) {
-      const responses = await Promise.all(Array.from({ length: 100 }, () => gateway.http.get('/api/v2/session').set('X-Session-ID', id)));
+      const responses = await Promise.all(Array.from({ length: 100 }, () => fx.gateway.http.get('/api/v2/session').set('X-Session-ID', id)));
       expect(responses.every((r) => r.status === 200 && r.headers['x-session-id'] === id)).toBe(true);
     }
     expect((await writeCalls()) - before).toBeLessThanOrEqual(1);
@@ -153,19 +139,19 @@ describe('touches do not write on every read', () => {
     const id = await sessionWithUser();
     const key = keyOf(id);
     // Age the session by 2 minutes (past the 60 s interval), as if it had been idle.
-    const value = (await redis.get(key)) as string;
+    const value = (await fx.redis.get(key)) as string;
     const lastAccessedAtMs = Number(value.slice(2, 15)) - 120_000;
-    await redis.setrange(key, 2, String(lastAccessedAtMs));
-    await redis.pexpireat(key, lastAccessedAtMs + 3600_000);
-    const agedExpiry = await redis.pexpiretime(key);
+    await fx.redis.setrange(key, 2, String(lastAccessedAtMs));
+    await fx.redis.pexpireat(key, lastAccessedAtMs + 3600_000);
+    const agedExpiry = await fx.redis.pexpiretime(key);
 
     const before = await callsOf(['setrange', 'pexpireat']);
-    await Promise.all(Array.from({ length: 20 }, () => gateway.http.get('/api/v2/session').set('X-Session-ID', id)));
-    const touchedExpiry = await redis.pexpiretime(key);
+    await Promise.all(Array.from({ length: 20 }, () => fx.gateway.http.get('/api/v2/session').set('X-Session-ID', id)));
+    const touchedExpiry = await fx.redis.pexpiretime(key);
     expect(touchedExpiry - agedExpiry).toBeGreaterThanOrEqual(120_000 - 1000);
     // However many reads raced for it, one touch wrote: one SETRANGE and one PEXPIREAT.
     expect((await callsOf(['setrange', 'pexpireat'])) - before).toBe(2);
-    const own = await gateway.gql('{ session { lastAccessedAt expiresAt } }', {}, { 'X-Session-ID': id });
+    const own = await fx.gateway.gql('{ session { lastAccessedAt expiresAt } }', {}, { 'X-Session-ID': id });
     expect(Date.parse(own.body.data?.session.lastAccessedAt)).toBeGreaterThan(lastAccessedAtMs);
     expect(Date.parse(own.body.data?.session.expiresAt)).toBe(touchedExpiry);
   });

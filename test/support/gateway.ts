@@ -12,6 +12,7 @@ import { createLogger } from '../../src/logger';
 import { Metrics } from '../../src/metrics';
 import { MemorySessionStore } from '../../src/store/memory';
 import { RedisSessionStore } from '../../src/store/redis';
+import { startRedis, type RedisServer } from './redis-server';
 import type { SessionStore } from '../../src/store/store';
 
 export const SERVICE_TOKEN = 'test-service-token-0123456789';
@@ -88,6 +89,31 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       await store.close();
     },
   };
+}
+
+export interface RedisGateway {
+  readonly server: RedisServer;
+  /** A plain client of the same Redis, for looking into it. */
+  readonly redis: Redis;
+  readonly gateway: Gateway;
+}
+
+/**
+ * A suite's fixture: a redis-server of its own and one gateway over it, started before the
+ * suite's tests and stopped after them. Read the fields inside tests (they are set by then).
+ */
+export function gatewayOverRedis(env: Record<string, string> = {}): RedisGateway {
+  const fixture = {} as { server: RedisServer; redis: Redis; gateway: Gateway };
+  beforeAll(async () => {
+    fixture.server = await startRedis();
+    fixture.redis = fixture.server.client();
+    fixture.gateway = await startGateway({ redisUrl: fixture.server.url, env });
+  });
+  afterAll(async () => {
+    await fixture.gateway.close();
+    await fixture.server.destroy();
+  });
+  return fixture;
 }
 
 /**
