@@ -11,6 +11,11 @@
  * gateway, and this client's cache follows them at once (read-your-writes). Everyone else's
  * writes reach the cache as change events over one WebSocket (`subscription { sessionChanges }`).
  *
+ * This client's own writes are final for it the moment they resolve, even where requests
+ * overtake each other on the way (several keep-alive connections, several gateways behind
+ * nginx): no read that resolves after `revoke()` resolved serves the session, and none that
+ * resolves after `update()` resolved answers an older version than it returned.
+ *
  * Staleness guarantee: a cached session is served only while the event stream is confirmed up,
  * never past its own expiry or `maxTtlMs`, and never after the event for a later change to it
  * has arrived; when the stream is lost the whole cache is dropped and reads go to the gateway
@@ -123,6 +128,8 @@ export class SessionClient extends EventEmitter {
   private readonly http: GatewayHttp;
   /** Misses being fetched, by digest: later callers join them. */
   private readonly inflight = new Map<string, Promise<Session | null>>();
+  /** Reads waiting on the gateway, by digest, each with its floor; a read removes its own when it settles. */
+  private readonly waiting = new Map<string, Set<Floor>>();
 
   constructor(private readonly options: ClientOptions) {
     super();
@@ -172,19 +179,24 @@ export class SessionClient extends EventEmitter {
   /** Sessions in the order of `ids`; everything not cached is asked for in one request. */
   async getMany(ids: readonly string[]): Promise<Array<Session | null>> {
     const out: Array<Session | null | Promise<Session | null>> = [];
+    const digests: Array<string | null> = [];
     const wanted: Array<{ id: string; digest: string; index: number }> = [];
+    let waits = false;
     for (const [index, id] of ids.entries()) {
       if (!isWellFormedSessionId(id)) {
         out.push(null);
+        digests.push(null);
         continue;
       }
       const digest = sessionDigest(id);
+      digests.push(digest);
       const hit = this.cache?.get(digest);
       if (hit !== undefined) {
         this.stats.hits++;
         out.push(hit);
         continue;
       }
+      waits = true;
       const joining = this.inflight.get(digest);
       if (joining !== undefined) {
         out.push(joining);
@@ -200,7 +212,9 @@ export class SessionClient extends EventEmitter {
       const fetched = this.fetchMany(unique);
       for (const w of wanted) out[w.index] = fetched.get(w.digest) as Promise<Session | null>;
     }
-    return Promise.all(out);
+    // Answered from memory alone, it resolves before any write's answer can arrive: no floors.
+    if (!waits) return Promise.all(out);
+    return this.withFloors(digests, Promise.all(out));
   }
 
   async issue(input: IssueInput = {}): Promise<Session> {
@@ -216,8 +230,7 @@ export class SessionClient extends EventEmitter {
     try {
       const { body, serverNowMs } = await this.call<{ updateSession: RawSession }>(UPDATE, { id, patch });
       const session = freeze(body.updateSession);
-      this.inflight.delete(session.digest); // a read in flight may predate this write
-      this.cache?.invalidate(session.digest, session.version);
+      this.wrote(session.digest, session);
       this.store(ticket, session, serverNowMs);
       return session;
     } catch (error) {
@@ -226,14 +239,19 @@ export class SessionClient extends EventEmitter {
     }
   }
 
-  /** Revokes the session; true if there was one. This client stops serving it at once. */
+  /**
+   * Revokes the session; true if there was one. This client stops serving it from its cache at
+   * once, and once this resolves no read of this client answers it any more.
+   */
   async revoke(id: string): Promise<boolean> {
-    if (isWellFormedSessionId(id)) {
-      const digest = sessionDigest(id);
+    const digest = isWellFormedSessionId(id) ? sessionDigest(id) : null;
+    if (digest !== null) {
       this.inflight.delete(digest);
       this.cache?.invalidate(digest, Number.POSITIVE_INFINITY);
     }
     const { body } = await this.call<{ revokeSession: boolean }>(REVOKE, { id });
+    // A read sent meanwhile may have reached a gateway before the revoke did.
+    if (digest !== null) this.wrote(digest, null);
     return body.revokeSession;
   }
 
@@ -247,6 +265,48 @@ export class SessionClient extends EventEmitter {
   /** Drops the event stream as a network failure would (it reconnects by itself). */
   dropEventStream(): void {
     this.events?.terminate();
+  }
+
+  /**
+   * This client's write of `digest` has been answered: the session is now `session` (null:
+   * revoked). Fetches in flight, and reads waiting on them, may have been answered by the
+   * gateway before the write landed, so: nobody joins them any more, their tickets (and any
+   * taken since the write was sent) cannot store an older answer, and every read waiting gets
+   * the write as its floor.
+   */
+  private wrote(digest: string, session: Session | null): void {
+    this.inflight.delete(digest);
+    this.cache?.invalidate(digest, session === null ? Number.POSITIVE_INFINITY : session.version);
+    for (const floor of this.waiting.get(digest) ?? []) floor.least = later(floor.least, session);
+  }
+
+  /**
+   * Awaits the answers of a read that waits on the gateway and lifts each to its floor, the
+   * latest of this client's writes of that session that resolved meanwhile. Floors are watched
+   * per read, not per fetch, so a read that also waits on other sessions is covered too.
+   */
+  private async withFloors(digests: ReadonlyArray<string | null>, answers: Promise<Array<Session | null>>): Promise<Array<Session | null>> {
+    const byDigest = new Map<string, Floor>();
+    const floors = digests.map((digest) => {
+      if (digest === null) return undefined;
+      let floor = byDigest.get(digest);
+      if (floor === undefined) {
+        byDigest.set(digest, (floor = { least: undefined }));
+        let watching = this.waiting.get(digest);
+        if (watching === undefined) this.waiting.set(digest, (watching = new Set()));
+        watching.add(floor);
+      }
+      return floor;
+    });
+    try {
+      return (await answers).map((answer, i) => atLeast(answer, floors[i]?.least));
+    } finally {
+      for (const [digest, floor] of byDigest) {
+        const watching = this.waiting.get(digest);
+        watching?.delete(floor);
+        if (watching?.size === 0) this.waiting.delete(digest);
+      }
+    }
   }
 
   private apply(event: ChangeEvent): void {
@@ -318,6 +378,30 @@ export class SessionClient extends EventEmitter {
 }
 
 type RawSession = Omit<Session, never>;
+
+/** The least a waiting read may answer for one session: set by this client's own writes. */
+interface Floor {
+  /** undefined: no write resolved yet; null: revoked; else the session an update returned. */
+  least: Session | null | undefined;
+}
+
+/** The later of a floor and a write's result: a revoke is final, else the higher version. */
+function later(floor: Session | null | undefined, written: Session | null): Session | null {
+  if (floor === undefined || written === null) return written;
+  if (floor === null) return null;
+  return written.version > floor.version ? written : floor;
+}
+
+/**
+ * The gateway's answer, unless the floor makes it stale: null after a revoke, the update's
+ * session when the answer is older. A null answer stands: the session existed when the update
+ * landed, so the gateway read it after that.
+ */
+function atLeast(answer: Session | null, floor: Session | null | undefined): Session | null {
+  if (floor === undefined || answer === null) return answer;
+  if (floor === null) return null;
+  return answer.version < floor.version ? floor : answer;
+}
 
 function approximateBytes(session: Session): number {
   return 2 * JSON.stringify(session).length; // UTF-16 in memory, plus change
