@@ -73,18 +73,20 @@ export interface ClientOptions {
   readonly cache?:
     | false
     | {
+        /** Default 10,000. */
         readonly maxEntries?: number;
+        /** Default 64 MiB. */
         readonly maxBytes?: number;
         /** The longest an entry lives; default 60 s, the gateway's default touch interval. */
         readonly maxTtlMs?: number;
       };
-  /** Event stream heartbeat: ping every `keepAliveMs`, give up after `pongTimeoutMs` without a pong. */
+  /** Event stream heartbeat: ping every `keepAliveMs` (default 10 s), give up after `pongTimeoutMs` (default 5 s) without a pong. */
   readonly keepAliveMs?: number;
   readonly pongTimeoutMs?: number;
-  /** Reconnect backoff bounds. */
+  /** Event stream reconnect backoff bounds; default 100 ms and 5 s. */
   readonly minRetryMs?: number;
   readonly maxRetryMs?: number;
-  /** Per-request timeout for HTTP calls to the gateway. */
+  /** Per-request timeout for HTTP calls to the gateway (default 5 s); past it, STORE_UNAVAILABLE. */
   readonly requestTimeoutMs?: number;
 }
 
