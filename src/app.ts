@@ -11,7 +11,7 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config';
-import { GatewayError, restErrorBody, type ErrorCode } from './errors';
+import { GatewayError, graphqlErrorBody, restErrorBody } from './errors';
 import { graphqlPlugin } from './graphql/plugin';
 import { healthPlugin } from './health';
 import { pathOf } from './logger';
@@ -49,14 +49,20 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
       const server = createServer((request: IncomingMessage, response: ServerResponse) => {
         if (!shim.serveDirect(request, response)) fastify(request, response);
       });
-      // Fastify has filled in its defaults by now (keep-alive 72 s, no request or idle timeout).
+      // Fastify has filled in its defaults by now (keep-alive 72 s) and the two timeouts below.
       const timeouts = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
       server.keepAliveTimeout = timeouts.keepAliveTimeout;
       server.requestTimeout = timeouts.requestTimeout;
+      server.headersTimeout = Math.min(server.headersTimeout, timeouts.requestTimeout);
       server.setTimeout(timeouts.connectionTimeout);
+      server.maxConnections = config.httpMaxConnections;
       return server;
     },
     loggerInstance: logger as FastifyBaseLogger,
+    // A slow or stuck client cannot hold a connection: the whole request must arrive within
+    // HTTP_REQUEST_TIMEOUT_MS (else 408), and a silent connection is closed after HTTP_IDLE_TIMEOUT_MS.
+    requestTimeout: config.httpRequestTimeoutMs,
+    connectionTimeout: config.httpIdleTimeoutMs,
     // A patch may hold a whole session's attributes, JSON-escaped: leave room above the limit
     // so the store's own check answers with the precise PAYLOAD_TOO_LARGE.
     bodyLimit: config.maxAttributeBytes * 2 + 64 * 1024,
@@ -86,15 +92,23 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     sendError(request, reply, new GatewayError('NOT_FOUND', `no route for ${request.method} ${pathOf(request.url)}`));
   });
 
-  if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
-    await app.register(cors, {
-      origin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
-      credentials: config.corsOrigins !== '*',
+  const allowedOrigins = config.corsOrigins;
+  if (allowedOrigins === '*' || allowedOrigins.length > 0) {
+    const granted = {
       methods: ['GET', 'POST', 'OPTIONS'],
       allowedHeaders: ['Content-Type', 'Authorization', config.sessionHeader, 'X-Request-ID', 'Apollo-Require-Preflight'],
       // Without this a browser cannot read the ID the gateway issued.
       exposedHeaders: [config.sessionHeader, 'X-Request-ID'],
       maxAge: 600,
+    };
+    // Decided per request, so that a request without an allowed Origin gets no CORS header at
+    // all (in particular no Access-Control-Allow-Credentials).
+    await app.register(cors, {
+      delegator: (request, callback) => {
+        const origin = request.headers.origin;
+        if (origin === undefined || (allowedOrigins !== '*' && !allowedOrigins.includes(origin))) return callback(null, { origin: false });
+        callback(null, { ...granted, origin: allowedOrigins === '*' ? '*' : origin, credentials: allowedOrigins !== '*' });
+      },
     });
   }
 
@@ -104,12 +118,14 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     defaultInactiveSeconds: config.sessionTimeoutSeconds,
     maxBatchIds: config.maxBatchIds,
   };
+  const queryLimits = { maxTokens: config.maxQueryTokens, maxDepth: config.maxQueryDepth, maxFields: config.maxQueryFields };
   await app.register(graphqlPlugin, {
     store,
     tokens: new ServiceTokens(config.serviceTokens),
     transport,
     sessionHeader: config.sessionHeader,
     limits,
+    queryLimits,
     introspection: config.playground,
     browserPage: browserPage(playground),
     metrics,
@@ -132,13 +148,13 @@ function fromFastify(error: FastifyError): GatewayError {
   return new GatewayError('INTERNAL', 'internal error', { cause: error });
 }
 
-/** GraphQL clients get a GraphQL-shaped error; REST clients `{ error: { code, message } }`. */
+/**
+ * GraphQL clients get a GraphQL-shaped error; REST clients `{ error: { code, message } }`. These
+ * are requests refused before any face ran (no route, a body that is not JSON or too large), so
+ * the status is the code's on both.
+ */
 function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
-  const message = error.code === 'INTERNAL' ? 'internal error' : error.message;
-  const code: ErrorCode = error.code;
-  request.errorCode = code;
-  const body = pathOf(request.url) === '/graphql'
-    ? { errors: [{ message, extensions: { code } }] }
-    : restErrorBody(new GatewayError(code, message));
+  request.errorCode = error.code;
+  const body = pathOf(request.url) === '/graphql' ? { errors: [graphqlErrorBody(error)] } : restErrorBody(error);
   void reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }

@@ -30,8 +30,20 @@ export interface Config {
   readonly legacyAttribute: string;
   /** Total bytes of attribute names and JSON values one session may hold. */
   readonly maxAttributeBytes: number;
-  /** Most ids one `sessions(ids:)` may ask for. */
+  /** Most session ids one GraphQL request may read, over all its `sessions(ids:)` fields. */
   readonly maxBatchIds: number;
+  /** Most lexical tokens a GraphQL document may have: checked while parsing, before anything else. */
+  readonly maxQueryTokens: number;
+  /** Deepest field nesting an operation may reach, fragments followed. */
+  readonly maxQueryDepth: number;
+  /** Most fields an operation may select, aliases and fragments expanded. */
+  readonly maxQueryFields: number;
+  /** Milliseconds a client has to send a whole request (headers and body), else 408. */
+  readonly httpRequestTimeoutMs: number;
+  /** Milliseconds a connection may stay silent before it is closed (not WebSockets). */
+  readonly httpIdleTimeoutMs: number;
+  /** Open connections one gateway process accepts; more are refused at once. */
+  readonly httpMaxConnections: number;
   /**
    * Milliseconds a SIGTERM/SIGINT drain may take: after this the remaining connections are cut
    * and the process exits with status 1.
@@ -169,6 +181,13 @@ export function loadConfig(env: Env = process.env): Config {
     legacyAttribute: matching(env, 'LEGACY_ATTRIBUTE', 'user', /^.{1,256}$/s, 'an attribute name of 1-256 characters'),
     maxAttributeBytes: integer(env, 'MAX_ATTRIBUTE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     maxBatchIds: integer(env, 'MAX_BATCH_IDS', 100, 1, 10000),
+    maxQueryTokens: integer(env, 'MAX_QUERY_TOKENS', 1000, 50, 100_000),
+    maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 15, 2, 1000),
+    maxQueryFields: integer(env, 'MAX_QUERY_FIELDS', 500, 10, 100_000),
+    httpRequestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 10_000, 1000, 600_000),
+    // Above the keep-alive timeout (72 s), which closes idle keep-alive connections first.
+    httpIdleTimeoutMs: integer(env, 'HTTP_IDLE_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    httpMaxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     nodeEnv,
     production,

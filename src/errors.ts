@@ -1,9 +1,13 @@
 /**
  * The closed set of error codes the gateway answers with, and their one mapping to HTTP.
  *
- * GraphQL puts the code in `errors[].extensions.code` and answers with the same HTTP status
- * REST does; REST answers `{ "error": { "code", "message" } }`. Nothing else in the code base
- * invents a status number: faces throw a `GatewayError` and the edges translate it.
+ * REST answers `{ "error": { "code", "message", "outcome"? } }` with the status below. GraphQL
+ * puts the code in `errors[].extensions.code` and follows the GraphQL-over-HTTP spec for the
+ * status instead (see `graphql/response-status.ts`): with `application/json` every well-formed
+ * request answers 200, so that clients (Apollo Client, urql) keep the error codes; the status
+ * below is used there only for request errors answered as `application/graphql-response+json`.
+ * Nothing else in the code base invents a status number: faces throw a `GatewayError` and the
+ * edges translate it.
  */
 export const ERROR_STATUS = {
   /** No usable credential: no service token and no session, or a service token that is wrong. */
@@ -20,21 +24,38 @@ export const ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   /** No route answers this method and path. */
   NOT_FOUND: 404,
-  /** The session store (Redis) did not answer; nothing was written that was reported. */
+  /**
+   * The session store (Redis) could not serve. `outcome` says what is known of a write:
+   * NOT_APPLIED (it never reached Redis, or Redis refused it) or UNKNOWN (it timed out or the
+   * connection dropped after it was sent: it may still be applied).
+   */
   STORE_UNAVAILABLE: 503,
+  /** Automatic persisted queries are not offered: send the query text itself. */
+  PERSISTED_QUERY_NOT_SUPPORTED: 400,
   /** A defect in the gateway; details go to the log, never to the client. */
   INTERNAL: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/** What is known of a write the store could not confirm (STORE_UNAVAILABLE only). */
+export type WriteOutcome = 'NOT_APPLIED' | 'UNKNOWN';
+
+/** The fields a client sees of an error, on every face. */
+export type ErrorFields = {
+  readonly code: ErrorCode;
+  readonly outcome?: WriteOutcome;
+};
+
 export class GatewayError extends Error {
   readonly code: ErrorCode;
+  readonly outcome: WriteOutcome | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; outcome?: WriteOutcome }) {
     super(message, options);
     this.name = 'GatewayError';
     this.code = code;
+    this.outcome = options?.outcome;
   }
 
   get status(): number {
@@ -43,11 +64,16 @@ export class GatewayError extends Error {
 
   /**
    * What GraphQL shows in `errors[].extensions`. graphql-js copies an error's `extensions` when
-   * it wraps a resolver's error, and Apollo turns `http.status` into the response status (then
-   * removes it), so a resolver only has to throw.
+   * it wraps a resolver's error, so a resolver only has to throw. No HTTP status here: GraphQL's
+   * status is decided per response (graphql/response-status.ts), not per error.
    */
-  get extensions(): { code: ErrorCode; http: { status: number } } {
-    return { code: this.code, http: { status: this.status } };
+  get extensions(): ErrorFields {
+    return this.outcome === undefined ? { code: this.code } : { code: this.code, outcome: this.outcome };
+  }
+
+  /** The message a client may see: a defect's details stay in the log. */
+  get publicMessage(): string {
+    return this.code === 'INTERNAL' ? 'internal error' : this.message;
   }
 }
 
@@ -55,7 +81,12 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_STATUS, value);
 }
 
+/** One GraphQL error as a client sees it, on HTTP and WebSocket alike. */
+export function graphqlErrorBody(error: GatewayError): { message: string; extensions: ErrorFields } {
+  return { message: error.publicMessage, extensions: error.extensions };
+}
+
 /** The body REST routes answer with on error. */
-export function restErrorBody(error: GatewayError): { error: { code: ErrorCode; message: string } } {
-  return { error: { code: error.code, message: error.message } };
+export function restErrorBody(error: GatewayError): { error: ErrorFields & { message: string } } {
+  return { error: { ...error.extensions, message: error.publicMessage } };
 }

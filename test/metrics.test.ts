@@ -109,7 +109,7 @@ test('Redis command latency by store operation, and errors while Redis is down',
   await fx.server.stop();
   try {
     const failed = await fx.gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
-    expect(failed.status).toBe(503);
+    expect(failed.body.errors?.[0]?.extensions?.code).toBe('STORE_UNAVAILABLE');
     const down = await scrape();
     expect(errors(down, 'create') - errors(after, 'create')).toBe(1);
     expect(requests(down, '/graphql', 'issueSession', 'STORE_UNAVAILABLE')).toBe(1);

@@ -30,13 +30,15 @@ test('Redis stopped: STORE_UNAVAILABLE / 503, nothing acknowledged; Redis back: 
   await server.stop();
 
   const issue = await gateway.gql(ISSUE, {}, SERVICE);
-  expect(issue.status).toBe(503);
+  expect(issue.status).toBe(200); // GraphQL over application/json: the code says it
   expect(errorCode(issue)).toBe('STORE_UNAVAILABLE');
+  // Connection refused: the write never left, so the gateway can say nothing was written.
+  expect(issue.body.errors?.[0]?.extensions).toEqual({ code: 'STORE_UNAVAILABLE', outcome: 'NOT_APPLIED' });
   expect(issue.headers['x-session-id']).toBeUndefined();
   expect(issue.body.data).toBeNull();
 
   const update = await gateway.gql(UPDATE, { id }, SERVICE);
-  expect(errorCode(update)).toBe('STORE_UNAVAILABLE');
+  expect(update.body.errors?.[0]?.extensions).toEqual({ code: 'STORE_UNAVAILABLE', outcome: 'NOT_APPLIED' });
 
   const read = await gateway.gql('{ session { id } }', {}, { 'X-Session-ID': id });
   expect(errorCode(read)).toBe('STORE_UNAVAILABLE');
@@ -44,6 +46,7 @@ test('Redis stopped: STORE_UNAVAILABLE / 503, nothing acknowledged; Redis back: 
   const rest = await gateway.http.get('/api/v2/session').set('X-Session-ID', id);
   expect(rest.status).toBe(503);
   expect(rest.body.error.code).toBe('STORE_UNAVAILABLE');
+  expect(rest.body.error.outcome).toBeUndefined(); // a read: nothing to say about writes
   expect(rest.headers['x-session-id']).toBeUndefined();
 
   const fresh = await gateway.http.get('/api/v2/session');

@@ -3,6 +3,10 @@
  * Session read of the request goes. Reads made in one tick (aliases, `sessions(ids:)`, the
  * caller's own session) become one `store.getMany`, which the Redis store answers with one
  * command; a session asked for twice is fetched once.
+ *
+ * What one request may read is bounded twice: `sessionReadsLeft` counts down the ids its
+ * `sessions(ids:)` fields ask for (MAX_BATCH_IDS for the whole request, however many aliases),
+ * and the DataLoader never sends more than that many ids in one store call.
  */
 import DataLoader from 'dataloader';
 import type { SessionEvents } from '../metrics';
@@ -17,6 +21,8 @@ export interface GraphQLLimits extends SessionLimits {
 export interface GraphQLContext {
   readonly caller: Caller;
   readonly sessions: DataLoader<string, SessionRecord | null>;
+  /** How many more session ids this request's `sessions(ids:)` fields may ask for. */
+  sessionReadsLeft: number;
   readonly store: SessionStore;
   readonly limits: GraphQLLimits;
   /** Puts a newly issued ID in the response's session header. */
@@ -51,6 +57,6 @@ export function sessionBatchLoader(store: SessionStore, onBatch: (size: number) 
   };
 }
 
-export function sessionLoader(batch: DataLoader.BatchLoadFn<string, SessionRecord | null>): DataLoader<string, SessionRecord | null> {
-  return new DataLoader(batch);
+export function sessionLoader(batch: DataLoader.BatchLoadFn<string, SessionRecord | null>, maxBatchSize: number): DataLoader<string, SessionRecord | null> {
+  return new DataLoader(batch, { maxBatchSize });
 }

@@ -6,18 +6,24 @@
  * compiled once into a plain function (graphql-jit) and run against the same schema, the same
  * context and the same error formatting, and answered as Apollo would answer it.
  *
+ * It is a branch of the one pipeline, not a copy of it: it parses with the same options and
+ * validates with the same rules as Apollo (request-rules.ts: cost limits, introspection when it
+ * is off), takes its status and media type from response-status.ts, and formats errors with
+ * Apollo's formatter. A document it cannot take is left to Apollo, never refused here.
+ *
  * Everything else goes to Apollo unchanged: GET, mutations, subscriptions, introspection,
- * documents that fail to parse or validate, batches, persisted-query extensions, other response
- * content types, and requests whose caller cannot be resolved (a wrong token: Apollo answers 401).
+ * documents that fail to parse or validate, batches, persisted-query extensions, and requests
+ * whose caller cannot be resolved (a wrong token: Apollo answers it).
  */
 import type { FastifyRequest } from 'fastify';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import {
+  BREAK,
   GraphQLError,
   Kind,
   parse,
-  specifiedRules,
   validate,
+  visit,
   type DocumentNode,
   type ExecutionResult,
   type GraphQLFormattedError,
@@ -26,6 +32,8 @@ import {
 } from 'graphql';
 import { GatewayError } from '../errors';
 import type { GraphQLContext } from './context';
+import type { RequestRules } from './request-rules';
+import { graphqlStatus, responseMediaType, type ResponseMediaType } from './response-status';
 import { stringifyWithStoredJson } from './stored-json';
 
 /** Documents remembered; past this the cache starts over (a fleet sends a few dozen at most). */
@@ -35,6 +43,12 @@ interface QueryBody {
   query: string;
   operationName?: string;
   variables?: Record<string, unknown>;
+}
+
+/** An eligible request: its body and the media type its answer takes. */
+export interface EligibleRequest {
+  readonly body: QueryBody;
+  readonly media: ResponseMediaType;
 }
 
 /** A query the fast path has parsed and validated, with what the request log says of it. */
@@ -48,6 +62,7 @@ export interface PreparedQuery {
 
 export interface FastAnswer {
   readonly status: number;
+  readonly media: ResponseMediaType;
   readonly body: string;
   /** The code of the first error, for the request log; null when there is none. */
   readonly errorCode: string | null;
@@ -61,15 +76,16 @@ export class QueryFastPath {
 
   constructor(
     private readonly schema: GraphQLSchema,
+    private readonly rules: RequestRules,
     private readonly formatError: ErrorFormatter,
     private readonly labelOf: (operation: OperationDefinitionNode) => string,
   ) {}
 
-  /** The body, if this request is one the fast path may answer; otherwise undefined. */
-  eligible(request: FastifyRequest): QueryBody | undefined {
+  /** The request, if it is one the fast path may answer; otherwise undefined. */
+  eligible(request: FastifyRequest): EligibleRequest | undefined {
     if (request.method !== 'POST') return undefined;
-    const accept = request.headers.accept;
-    if (accept !== undefined && accept !== '*/*' && !accept.startsWith('application/json')) return undefined;
+    const media = responseMediaType(request.headers.accept);
+    if (media === null) return undefined;
     const contentType = request.headers['content-type'];
     if (contentType === undefined || !contentType.startsWith('application/json')) return undefined;
     const body = request.body as Record<string, unknown> | null;
@@ -78,7 +94,7 @@ export class QueryFastPath {
     if (body.operationName !== undefined && body.operationName !== null && typeof body.operationName !== 'string') return undefined;
     const variables = body.variables;
     if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
-    return body as unknown as QueryBody;
+    return { body: body as unknown as QueryBody, media };
   }
 
   /** The validated query for this body, or null when Apollo should take it. */
@@ -97,21 +113,21 @@ export class QueryFastPath {
    * Runs the query. Null when the request itself is wrong (variables that do not coerce):
    * nothing ran, and Apollo is left to answer it in its own words.
    */
-  async answer(query: PreparedQuery, body: QueryBody, context: GraphQLContext): Promise<FastAnswer | null> {
-    const result = await query.compiled.query(undefined, context, body.variables ?? undefined);
-    return result.data === undefined ? null : this.serialize(result);
+  async answer(query: PreparedQuery, request: EligibleRequest, context: GraphQLContext): Promise<FastAnswer | null> {
+    const result = await query.compiled.query(undefined, context, request.body.variables ?? undefined);
+    return result.data === undefined ? null : this.serialize(result, request.media);
   }
 
   private prepare(body: QueryBody): PreparedQuery | null {
-    // Introspection goes through Apollo, which decides whether it is allowed.
-    if (body.query.includes('__schema') || body.query.includes('__type(')) return null;
     let document: DocumentNode;
     try {
-      document = parse(body.query);
+      document = parse(body.query, this.rules.parseOptions);
     } catch {
-      return null;
+      return null; // Apollo parses it again and answers the syntax error
     }
-    if (validate(this.schema, document, specifiedRules).length > 0) return null;
+    if (validate(this.schema, document, this.rules.allRules).length > 0) return null;
+    // Introspection that the rules allow (IDE on) is answered by Apollo's executor.
+    if (readsIntrospection(document)) return null;
     const operations = document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION);
     const operation = body.operationName
       ? operations.find((definition) => definition.name?.value === body.operationName)
@@ -125,20 +141,35 @@ export class QueryFastPath {
   }
 
   /** Mirrors Apollo: errors formatted by the same function, status from the errors' codes. */
-  private serialize(result: ExecutionResult): FastAnswer {
+  private serialize(result: ExecutionResult, media: ResponseMediaType): FastAnswer {
+    // Execution started (there is data): the status does not depend on the errors.
+    const status = graphqlStatus(media, true, 200);
     if (result.errors === undefined || result.errors.length === 0) {
-      return { status: 200, body: `${stringifyWithStoredJson({ data: result.data })}\n`, errorCode: null };
+      return { status, media, body: `${stringifyWithStoredJson({ data: result.data })}\n`, errorCode: null };
     }
-    let status = 200;
     const errors = result.errors.map((error: GraphQLError) => {
       const original = error.originalError;
-      if (original instanceof GatewayError) status = original.status;
       const json = error.toJSON();
       const code = original instanceof GatewayError ? original.code : 'INTERNAL_SERVER_ERROR';
       return this.formatError({ ...json, extensions: { ...json.extensions, code } }, error);
     });
     const payload = { errors, data: result.data };
     const code = errors[0]?.extensions?.code;
-    return { status, body: `${stringifyWithStoredJson(payload)}\n`, errorCode: typeof code === 'string' ? code : null };
+    return { status, media, body: `${stringifyWithStoredJson(payload)}\n`, errorCode: typeof code === 'string' ? code : null };
   }
+}
+
+/** Whether a document selects `__schema` or `__type` anywhere (`__typename` is not introspection). */
+function readsIntrospection(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(node) {
+      if (node.name.value === '__schema' || node.name.value === '__type') {
+        found = true;
+        return BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }

@@ -1,7 +1,16 @@
 /**
  * `POST /graphql` (and `GET /graphql` for queries): Apollo Server on Fastify. A browser's
  * `GET /graphql` goes to `browserPage` (the IDE) instead. Builds the per-request context, maps
- * every error onto the closed set of codes in errors.ts, and stops Apollo with the app.
+ * every error onto the closed set of codes in errors.ts, sets the status per the
+ * GraphQL-over-HTTP spec (response-status.ts), and stops Apollo with the app.
+ *
+ * Both doors (Apollo and the compiled path) take their parse options and validation rules from
+ * one definition (request-rules.ts), their status from one function, and their error formatting
+ * from `formatError` below.
+ *
+ * Decided here: automatic persisted queries are off (PERSISTED_QUERY_NOT_SUPPORTED; Apollo
+ * Client's persisted-query link then sends full queries), and so is operation batching (one
+ * operation per HTTP request: a batch answers 400 BAD_USER_INPUT).
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
@@ -10,7 +19,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, Kind, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
-import { GatewayError, isErrorCode } from '../errors';
+import { ERROR_STATUS, GatewayError, graphqlErrorBody, isErrorCode } from '../errors';
 import type { Metrics } from '../metrics';
 import type { RequestTelemetry } from '../request-telemetry';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
@@ -18,6 +27,8 @@ import { presentedSessionId, type SessionTransport } from '../session/transport'
 import type { SessionStore } from '../store/store';
 import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
 import { QueryFastPath } from './fast-path';
+import { httpRequestRules, type QueryLimits } from './request-rules';
+import { CONTENT_TYPE, graphqlStatus, responseMediaType } from './response-status';
 import { buildSchema } from './schema';
 import { serveSubscriptions } from './subscriptions';
 
@@ -28,6 +39,7 @@ export interface GraphQLOptions {
   /** The session header as configured, for the response. */
   readonly sessionHeader: string;
   readonly limits: GraphQLLimits;
+  readonly queryLimits: QueryLimits;
   readonly introspection: boolean;
   readonly metrics: Metrics;
   readonly telemetry: RequestTelemetry;
@@ -38,15 +50,7 @@ export interface GraphQLOptions {
 }
 
 /** Apollo's own codes for a request that is wrong before it runs. */
-const APOLLO_INPUT_CODES = new Set([
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-]);
+const APOLLO_INPUT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);
 
 export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOptions): Promise<void> {
   // No Apollo drain plugin: it closes Fastify from inside apollo.stop(), and here it is the
@@ -55,10 +59,22 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   const rootFields = rootFieldsOf(schema);
   const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatError(formatted, error, app);
   // Apollo's own landing page loads its IDE from a CDN; browsers get `browserPage` instead.
-  const plugins: ApolloServerPlugin<GraphQLContext>[] = [operationReportPlugin(rootFields), ApolloServerPluginLandingPageDisabled()];
+  const plugins: ApolloServerPlugin<GraphQLContext>[] = [operationReportPlugin(rootFields), statusPlugin(), ApolloServerPluginLandingPageDisabled()];
+  const rules = httpRequestRules(options.queryLimits, options.introspection);
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    introspection: options.introspection,
+    // Introspection is one of the shared validation rules (off: NoSchemaIntrospectionCustomRule),
+    // so that both doors refuse it from the same definition.
+    introspection: true,
+    validationRules: [...rules.extraRules],
+    parseOptions: rules.parseOptions,
+    persistedQueries: false,
+    // A browser sends a cross-site GET without a preflight only when it carries no custom
+    // header: the session header and Authorization force one, so they make a GET safe (urql
+    // and Apollo Client send queries as GET with them). A cookie-only GET stays refused.
+    csrfPrevention: {
+      requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', options.sessionHeader.toLowerCase(), 'authorization'],
+    },
     includeStacktraceInErrorResponses: false,
     // main.ts owns SIGTERM/SIGINT. Apollo's own handler (on outside NODE_ENV=test) would stop
     // Apollo under the requests still draining, answering them 500, and swallow the signal.
@@ -80,30 +96,31 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   });
 
   const batch = sessionBatchLoader(options.store, (size) => options.metrics.observeLoaderBatch(size));
+  const readLimit = options.limits.maxBatchIds;
   // Typed loosely: the integration's handler declares a string reply, the fast path sends its own.
   const apolloHandler = fastifyApolloHandler(apollo, {
-    context: async (request, reply) => createContext(request, reply, options, batch),
+    context: async (request, reply) => createContext(request, reply, options, batch, readLimit),
   }) as unknown as (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-  const fastPath = new QueryFastPath(schema, format, (operation) => operationLabel(operation, rootFields));
+  const fastPath = new QueryFastPath(schema, rules, format, (operation) => operationLabel(operation, rootFields));
   app.route({
     method: ['GET', 'POST'],
     url: '/graphql',
     handler: async (request, reply) => {
       // A browser opening the endpoint gets the IDE (or a coded error when it is off).
       if (request.method === 'GET' && prefersHtml(request.headers.accept)) return options.browserPage(request, reply);
-      const body = fastPath.eligible(request);
-      const query = body === undefined ? null : fastPath.prepared(body);
-      if (body === undefined || query === null) return apolloHandler.call(app, request, reply);
+      const eligible = fastPath.eligible(request);
+      const query = eligible === undefined ? null : fastPath.prepared(eligible.body);
+      if (eligible === undefined || query === null) return apolloHandler.call(app, request, reply);
       let context: GraphQLContext;
       try {
-        context = await createContext(request, reply, options, batch);
+        context = await createContext(request, reply, options, batch, readLimit);
       } catch {
         request.errorCode = null;
         return apolloHandler.call(app, request, reply); // Apollo answers the caller error (e.g. a wrong token)
       }
       request.operation = query.label;
       request.operationName = query.name;
-      const answer = await fastPath.answer(query, body, context);
+      const answer = await fastPath.answer(query, eligible, context);
       if (answer === null) return apolloHandler.call(app, request, reply);
       request.errorCode = answer.errorCode;
       // Sent through node:http directly, past Fastify's serialisation and onSend hooks (a fair
@@ -112,7 +129,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
       reply.hijack();
       const headers = reply.getHeaders() as OutgoingHttpHeaders;
       headers['cache-control'] = 'no-store';
-      headers['content-type'] = 'application/json; charset=utf-8';
+      headers['content-type'] = CONTENT_TYPE[answer.media];
       options.telemetry.send(reply.raw, answer.status, headers, answer.body, request.id);
       return reply;
     },
@@ -149,6 +166,7 @@ async function createContext(
   reply: FastifyReply,
   options: GraphQLOptions,
   batch: Parameters<typeof sessionLoader>[0],
+  readLimit: number,
 ): Promise<GraphQLContext> {
   // Until Apollo has parsed the document, this is a GraphQL request of unknown operation.
   request.operation = 'other';
@@ -160,15 +178,18 @@ async function createContext(
     };
   } catch (error) {
     if (error instanceof GatewayError) {
-      // Apollo answers a failed context without running its plugins: report the code here.
+      // Apollo answers a failed context without running its plugins: report the code, and set
+      // the status (a request error: nothing executed), here.
       request.errorCode = error.code;
-      throw new GraphQLError(error.message, { extensions: error.extensions });
+      const media = responseMediaType(request.headers.accept) ?? 'application/json';
+      throw new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status: graphqlStatus(media, false, error.status) } } });
     }
     throw error;
   }
   return {
     caller,
-    sessions: sessionLoader(batch),
+    sessions: sessionLoader(batch, readLimit),
+    sessionReadsLeft: readLimit,
     store: options.store,
     limits: options.limits,
     announceSessionId: (id) => void reply.header(options.sessionHeader, id),
@@ -219,17 +240,60 @@ function operationReportPlugin(rootFields: ReadonlySet<string>): ApolloServerPlu
   };
 }
 
+/**
+ * Sets each response's status and media type from response-status.ts. A request Apollo refused
+ * before reading its document (no query, a persisted-query extension) is not well-formed
+ * GraphQL-over-HTTP, and neither is a mutation over GET (405): those keep Apollo's status.
+ */
+function statusPlugin(): ApolloServerPlugin<GraphQLContext> {
+  const wellFormed = new WeakSet<object>();
+  const listener: GraphQLRequestListener<GraphQLContext> = {
+    async didResolveSource({ request }) {
+      wellFormed.add(request);
+    },
+    async willSendResponse({ request, response }) {
+      if (response.body.kind !== 'single' || !wellFormed.has(request) || response.http.status === 405) return;
+      const media = responseMediaType(request.http?.headers.get('accept'));
+      if (media === null) return; // Apollo answers 406
+      const result = response.body.singleResult;
+      const code = result.errors?.[0]?.extensions?.code;
+      response.http.status = graphqlStatus(media, result.data !== undefined, isErrorCode(code) ? ERROR_STATUS[code] : 400);
+      response.http.headers.set('content-type', CONTENT_TYPE[media]);
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
+    },
+  };
+}
+
+/**
+ * Every GraphQL error becomes one of errors.ts's codes. The gateway's own errors say what they
+ * say; graphql-js's and Apollo's request errors (syntax, validation, variables, a malformed
+ * request) are the client's: BAD_USER_INPUT, or PERSISTED_QUERY_NOT_SUPPORTED. Only an error
+ * nobody coded is INTERNAL, and is logged.
+ */
 function formatError(formatted: GraphQLFormattedError, error: unknown, app: FastifyInstance): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof GatewayError) {
     if (original.code === 'INTERNAL') app.log.error({ err: original.cause ?? original }, 'internal error');
-    return { ...formatted, message: original.code === 'INTERNAL' ? 'internal error' : original.message, extensions: { code: original.code } };
+    return { ...formatted, ...graphqlErrorBody(original) };
   }
   const code = formatted.extensions?.code;
+  if (code === 'PERSISTED_QUERY_NOT_SUPPORTED' || code === 'PERSISTED_QUERY_NOT_FOUND') {
+    return { ...formatted, message: 'automatic persisted queries are not supported: send the query text', extensions: { code: 'PERSISTED_QUERY_NOT_SUPPORTED' } };
+  }
   if (isErrorCode(code)) return formatted;
-  if (typeof code === 'string' && APOLLO_INPUT_CODES.has(code)) {
+  if ((typeof code === 'string' && APOLLO_INPUT_CODES.has(code)) || isClientStatus(error)) {
     return { ...formatted, extensions: { code: 'BAD_USER_INPUT' } };
   }
   app.log.error({ err: original }, 'internal error');
   return { message: 'internal error', extensions: { code: 'INTERNAL' } };
+}
+
+/** An error Apollo raised with a 4xx of its own: the request's fault, whatever its code. */
+function isClientStatus(error: unknown): boolean {
+  const status = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions?.http?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }

@@ -35,9 +35,16 @@ const session: QueryResolvers['session'] = (_, __, context) =>
 
 const sessions: QueryResolvers['sessions'] = (_, args, context) => {
   requireService(context.caller, 'sessions');
-  if (args.ids.length > context.limits.maxBatchIds) {
-    throw new GatewayError('BAD_USER_INPUT', `sessions(ids:) takes at most ${context.limits.maxBatchIds} ids, got ${args.ids.length}`);
+  if (args.ids.length > context.sessionReadsLeft) {
+    const max = context.limits.maxBatchIds;
+    throw new GatewayError(
+      'BAD_USER_INPUT',
+      context.sessionReadsLeft === max
+        ? `sessions(ids:) takes at most ${max} ids, got ${args.ids.length}`
+        : `one request reads at most ${max} sessions over all its sessions(ids:) fields; this one asks for ${args.ids.length} more with ${context.sessionReadsLeft} left`,
+    );
   }
+  context.sessionReadsLeft -= args.ids.length;
   return Promise.all(args.ids.map((id) => (isWellFormedSessionId(id) ? context.sessions.load(id) : null)));
 };
 

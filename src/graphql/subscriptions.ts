@@ -17,7 +17,8 @@ import type { FastifyInstance } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { GatewayError } from '../errors';
+import { GatewayError, graphqlErrorBody } from '../errors';
+import { serveAsOrdinaryRequest } from '../http/ordinary-upgrade';
 import { pathOf } from '../logger';
 import type { Metrics } from '../metrics';
 import { isServiceCaller, type ServiceTokens } from '../session/caller';
@@ -45,8 +46,14 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
   let draining = false;
 
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathOf(request.url ?? '') !== PATH || draining) {
-      socket.end(`HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    // Only a WebSocket on /graphql is an upgrade; anything else (h2c from Java's HttpClient, a
+    // WebSocket elsewhere) is answered as the ordinary request it also is.
+    if (pathOf(request.url ?? '') !== PATH || request.headers.upgrade?.toLowerCase() !== 'websocket') {
+      serveAsOrdinaryRequest(app.server, request, socket, head);
+      return;
+    }
+    if (draining) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     sockets.handleUpgrade(request, socket, head, (ws) => sockets.emit('connection', ws, request));
@@ -69,7 +76,8 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
       context: (): GraphQLContext => ({
         // onConnect let only services in.
         caller: { service: true, sessionId: null },
-        sessions: sessionLoader(batch),
+        sessions: sessionLoader(batch, options.limits.maxBatchIds),
+        sessionReadsLeft: options.limits.maxBatchIds,
         store: options.store,
         limits: options.limits,
         announceSessionId: () => undefined,
@@ -116,7 +124,7 @@ function formatError(error: GraphQLError, logError: (error: unknown) => void): G
   const original = error.originalError;
   if (original instanceof GatewayError) {
     if (original.code === 'INTERNAL') logError(original.cause ?? original);
-    return { message: original.code === 'INTERNAL' ? 'internal error' : original.message, extensions: { code: original.code } };
+    return graphqlErrorBody(original);
   }
   if (original === undefined || original === null) {
     // graphql-js's own errors (syntax, validation, variables): the client's mistake.

@@ -110,8 +110,7 @@ export class SessionShim {
       (thrown: unknown) => {
         const error = thrown instanceof GatewayError ? thrown : new GatewayError('INTERNAL', 'internal error', { cause: thrown });
         this.options.telemetry.failed(requestId, error);
-        const message = error.code === 'INTERNAL' ? 'internal error' : error.message;
-        const body = Buffer.from(JSON.stringify(restErrorBody(new GatewayError(error.code, message))));
+        const body = Buffer.from(JSON.stringify(restErrorBody(error)));
         this.options.telemetry.send(response, error.status, { 'content-type': JSON_TYPE }, body, requestId);
         this.recordDirect(route, requestId, startedAt, error.status, error.code);
       },

@@ -14,12 +14,16 @@
  * same slot, so moving to Cluster needs no change of layout.
  *
  * Failure: commands are never queued while Redis is unreachable (`enableOfflineQueue: false`,
- * no per-request retries) and time out after `commandTimeoutMs`, so a client hears
- * STORE_UNAVAILABLE at once instead of waiting on a dead socket. The client keeps reconnecting
- * in the background and the store serves again as soon as Redis is back.
+ * no per-request retries), so a client hears STORE_UNAVAILABLE at once instead of waiting on a
+ * dead socket. Every call has its own deadline of `commandTimeoutMs` from the moment it is made
+ * (ioredis's own timeout starts only when a command is written, and auto-pipelined commands
+ * wait behind a stuck one). A write's error says what is known: NOT_APPLIED when it never left
+ * or Redis refused it, UNKNOWN when it was sent and no answer came (it may still run when a
+ * frozen Redis resumes). The client keeps reconnecting in the background and the store serves
+ * again as soon as Redis is back.
  */
 import Redis, { ReplyError } from 'ioredis';
-import { GatewayError } from '../errors';
+import { GatewayError, type WriteOutcome } from '../errors';
 import { sessionDigest } from '../session/ids';
 import { patchError, sessionNotFound, touchDue, type NewSession, type SessionPatch, type SessionRecord } from '../session/model';
 import { decodeSession, encodeAttributes, readAttribute, type StoredSession } from './redis-codec';
@@ -202,9 +206,9 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * The one way to Redis: errors become coded errors, and every command is timed when observed.
-   * Plain promise chaining rather than async/await: this wraps every read, and each async layer
-   * costs a promise and a microtask turn.
+   * The one way to Redis: errors become coded errors, every call ends by its deadline, and
+   * every command is timed when observed. Plain promise chaining rather than async/await: this
+   * wraps every read, and each async layer costs a promise and a microtask turn.
    */
   private call<T>(operation: StoreOperation, command: () => Promise<T>): Promise<T> {
     const observe = this.options.onCommand;
@@ -215,16 +219,28 @@ export class RedisSessionStore implements SessionStore {
     } catch (error) {
       pending = Promise.reject(error); // still observed and coded below, as a rejection
     }
-    return pending.then(
-      (result) => {
-        observe?.(operation, (performance.now() - startedAt) / 1000, true);
-        return result;
-      },
-      (error: unknown) => {
-        observe?.(operation, (performance.now() - startedAt) / 1000, false);
-        throw toGatewayError(error);
-      },
-    );
+    return new Promise<T>((resolve, reject) => {
+      // Whichever comes first settles the call and is observed; the other is ignored.
+      let settled = false;
+      const settle = (ok: boolean): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        observe?.(operation, (performance.now() - startedAt) / 1000, ok);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        if (settle(false)) reject(storeError(operation, 'UNKNOWN', `did not answer within ${this.options.commandTimeoutMs} ms`));
+      }, this.options.commandTimeoutMs);
+      pending.then(
+        (result) => {
+          if (settle(true)) resolve(result);
+        },
+        (error: unknown) => {
+          if (settle(false)) reject(toGatewayError(operation, error));
+        },
+      );
+    });
   }
 
   private observeRedisTime(redisNowMs: number): void {
@@ -262,16 +278,42 @@ function toRecord(id: string, stored: StoredSession): SessionRecord {
   };
 }
 
+const WRITES: ReadonlySet<StoreOperation> = new Set(['create', 'update', 'destroy']);
+
+/**
+ * STORE_UNAVAILABLE, worded for what is known. A read's outcome does not matter (reads change
+ * nothing a client can see); a write's does, so a write's error carries it.
+ */
+function storeError(operation: StoreOperation, outcome: WriteOutcome, reason: string): GatewayError {
+  const write = WRITES.has(operation);
+  const message =
+    outcome === 'NOT_APPLIED'
+      ? `the session store is unavailable (${reason})${write ? '; nothing was written' : ''}`
+      : `the session store ${reason}${write ? '; the write may or may not be applied: read the session (or pass expectedVersion) before retrying' : ''}`;
+  return new GatewayError('STORE_UNAVAILABLE', message, write ? { outcome } : {});
+}
+
+/** ioredis's words for a command it never sent (offline, with the offline queue off). */
+const NEVER_SENT = /isn't writeable|enableOfflineQueue/;
+
 /**
  * Redis refusing a command it understood (script bug, wrong type under our namespace) is our
- * defect: INTERNAL. Anything else (no connection, timeout, LOADING, OOM, READONLY) means the
- * store cannot serve now: STORE_UNAVAILABLE.
+ * defect: INTERNAL. Redis refusing to run it now (LOADING, OOM, READONLY, BUSY…) and a command
+ * that never left are NOT_APPLIED. A command that was sent and got no answer (timed out, or the
+ * connection closed under it) is UNKNOWN: Redis may have run it, or may run it yet.
  */
-function toGatewayError(error: unknown): GatewayError {
+function toGatewayError(operation: StoreOperation, error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof ReplyError && /^(ERR|WRONGTYPE)/.test(message)) {
-    return new GatewayError('INTERNAL', 'the session store rejected a command', { cause: error });
+  if (error instanceof ReplyError) {
+    if (/^(ERR|WRONGTYPE)/.test(message)) return new GatewayError('INTERNAL', 'the session store rejected a command', { cause: error });
+    return withCause(storeError(operation, 'NOT_APPLIED', `Redis refused: ${message.split(' ')[0] ?? 'error'}`), error);
   }
-  return new GatewayError('STORE_UNAVAILABLE', 'the session store is unavailable; nothing was written', { cause: error });
+  if (NEVER_SENT.test(message)) return withCause(storeError(operation, 'NOT_APPLIED', 'not connected'), error);
+  if (/timed out/i.test(message)) return withCause(storeError(operation, 'UNKNOWN', 'did not answer in time'), error);
+  return withCause(storeError(operation, 'UNKNOWN', 'lost the connection'), error);
+}
+
+function withCause(error: GatewayError, cause: unknown): GatewayError {
+  return new GatewayError(error.code, error.message, { cause, ...(error.outcome === undefined ? {} : { outcome: error.outcome }) });
 }
