@@ -25,14 +25,21 @@ async function main(): Promise<void> {
   let stop = false;
   let reads = 0;
   let errors = 0;
+  let mismatches = 0;
+  let checked = 0;
   const samples: number[] = [];
   const caller = async (): Promise<void> => {
     while (!stop) {
-      const id = ids[Math.floor(Math.random() * ids.length)] as string;
+      const n = Math.floor(Math.random() * ids.length);
+      const id = ids[n] as string;
       const sampled = reads % SAMPLE_EVERY === 0;
       const startedAt = sampled ? performance.now() : 0;
       try {
-        if ((await client.get(id)) === null) errors++;
+        const session = await client.get(id);
+        checked++;
+        if (session === null) errors++;
+        // Seeded in order: session n's user has id 100000 + n.
+        else if (session.id !== id || (session.attributes.user as { id?: unknown } | undefined)?.id !== 100000 + n) mismatches++;
       } catch {
         errors++;
       }
@@ -51,7 +58,7 @@ async function main(): Promise<void> {
   await run(Number(process.env.BENCH_WARMUP_SECONDS ?? 2));
   reads = 0;
   errors = 0;
-  samples.length = 0;
+  samples.length = 0; // checked and mismatches are kept: the warm-up is checked too
   const before = { ...client.stats };
   const startedAt = performance.now();
   await run(Number(process.env.BENCH_SECONDS ?? 10));
@@ -65,6 +72,8 @@ async function main(): Promise<void> {
     misses: client.stats.misses - before.misses,
     bypassed: client.stats.bypassed - before.bypassed,
     errors,
+    checked,
+    mismatches,
     p50Us: at(0.5),
     p99Us: at(0.99),
   };
