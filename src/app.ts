@@ -14,6 +14,7 @@ import type { Config } from './config';
 import { GatewayError, restErrorBody, type ErrorCode } from './errors';
 import { graphqlPlugin } from './graphql/plugin';
 import { healthPlugin } from './health';
+import { discardRefusedBodies, requestBodyLimit } from './http/body-limit';
 import { pathOf } from './logger';
 import { metricsPlugin, type Metrics } from './metrics';
 import { instrumentRequests, RequestTelemetry, requestIdOf } from './request-telemetry';
@@ -59,7 +60,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     loggerInstance: logger as FastifyBaseLogger,
     // A patch may hold a whole session's attributes, JSON-escaped: leave room above the limit
     // so the store's own check answers with the precise PAYLOAD_TOO_LARGE.
-    bodyLimit: config.maxAttributeBytes * 2 + 64 * 1024,
+    bodyLimit: requestBodyLimit(config.maxAttributeBytes),
     // `/api/v1/session;jsessionid=<id>` (servlet path parameter) reaches the legacy route with
     // the ID as a query parameter. find-my-way's types lag the runtime option.
     routerOptions: { useSemicolonDelimiter: true } as FastifyRouterOptions<RawServerDefault>,
@@ -77,6 +78,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     trustProxy: true,
   });
   instrumentRequests(app, telemetry);
+  discardRefusedBodies(app);
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
     const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
     telemetry.failed(request.id, gatewayError);
