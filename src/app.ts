@@ -15,6 +15,7 @@ import { GatewayError, restErrorBody, type ErrorCode } from './errors';
 import { graphqlPlugin } from './graphql/plugin';
 import { healthPlugin } from './health';
 import { discardRefusedBodies, requestBodyLimit } from './http/body-limit';
+import { answerClientError } from './http/client-errors';
 import { pathOf } from './logger';
 import { metricsPlugin, type Metrics } from './metrics';
 import { instrumentRequests, RequestTelemetry, requestIdOf } from './request-telemetry';
@@ -61,6 +62,8 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     // A patch may hold a whole session's attributes, JSON-escaped: leave room above the limit
     // so the store's own check answers with the precise PAYLOAD_TOO_LARGE.
     bodyLimit: requestBodyLimit(config.maxAttributeBytes),
+    // A request Node's parser refuses is answered without resetting the connection under a proxy.
+    clientErrorHandler: answerClientError,
     // `/api/v1/session;jsessionid=<id>` (servlet path parameter) reaches the legacy route with
     // the ID as a query parameter. find-my-way's types lag the runtime option.
     routerOptions: { useSemicolonDelimiter: true } as FastifyRouterOptions<RawServerDefault>,

@@ -4,13 +4,15 @@
  * upstream.conf); these tests send what used to break it, through the shipped configuration in
  * front of two real gateway processes and one real Redis, and then read as another client would:
  *
- * bodies over the gateway's limit: refused by nginx itself (its client_max_body_size is the
- * gateway's limit), and, behind an nginx whose limit is higher, read to the end and answered 413
- * by the gateway on a connection it keeps.
+ * - bodies over the gateway's limit: refused by nginx itself (its client_max_body_size is the
+ *   gateway's limit), and, behind an nginx whose limit is higher, read to the end and answered 413
+ *   by the gateway on a connection it keeps;
+ * - requests Node's HTTP parser refuses (a control character in a header, a head over 16 KiB)
+ *   with a body behind them: answered 400/431 with a lingering close.
  *
  * And the gateway directly, without nginx: what a client on a keep-alive connection sees.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -220,15 +222,18 @@ describe(`a burst of ${BURST} POSTs of ${BURST_BODY_BYTES} bytes to /graphql tak
 
 /**
  * A raw exchange: writes `head` and `body` (and half-closes after them when `end`; nginx would
- * take that for a client going away), and resolves once the peer has closed, with all it read
- * and the first socket error, if any.
+ * take that for a client going away), and resolves once the peer has closed (or, with
+ * `closeAfterHead`, once an answer's head is in), with all it read and the first socket error.
  */
-function rawExchange(port: number, head: string, body: Buffer, end: boolean): Promise<{ response: string; writeError: string | null }> {
+function rawExchange(port: number, head: string, body: Buffer, end: boolean, closeAfterHead = false): Promise<{ response: string; writeError: string | null }> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let response = '';
     let writeError: string | null = null;
-    socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+    socket.on('data', (chunk: Buffer) => {
+      response += chunk.toString('latin1');
+      if (closeAfterHead && response.includes('\r\n\r\n')) socket.destroy();
+    });
     socket.on('error', (error: NodeJS.ErrnoException) => (writeError ??= error.code ?? error.message));
     socket.on('close', () => resolve({ response, writeError }));
     socket.write(head, 'latin1');
@@ -240,6 +245,62 @@ function rawExchange(port: number, head: string, body: Buffer, end: boolean): Pr
 function statusLine(response: string): string {
   return response.split('\r\n')[0] ?? '';
 }
+
+describe("requests Node's HTTP parser refuses, with a body behind them, take no instance out of rotation", () => {
+  const body = Buffer.from(bodyOf(150_000));
+
+  test('a control character in a header value: 400 from the gateway, never 502', async () => {
+    const head = `POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nX-Odd: a\x01b\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    const answers: string[] = [];
+    let outcome: { bad: string[]; reads: number } | undefined;
+    const upstreamErrors = await upstreamErrorsDuring(shipped, async () => {
+      outcome = await readsDuring(shipped, async () => {
+        answers.push(...(await burst(40, 10, async () => statusLine((await rawExchange(shipped.port, head, body, false)).response))));
+      });
+    });
+    expect(tally(answers)).toEqual({ 'HTTP/1.1 400 Bad Request': 40 });
+    expect(outcome?.bad).toEqual([]);
+    expect(upstreamErrors).toEqual([]);
+  }, 60000);
+
+  test('a request head over 16 KiB (nginx passes up to 4 x 8 KiB): 431 from the gateway, never 502', async () => {
+    const padding: Record<string, string> = {};
+    for (let i = 0; i < 3; i++) padding[`x-padding-${i}`] = 'p'.repeat(7000);
+    const agent = new Agent({ keepAlive: true, maxSockets: 10 });
+    const replies: Reply[] = [];
+    let outcome: { bad: string[]; reads: number } | undefined;
+    const upstreamErrors = await upstreamErrorsDuring(shipped, async () => {
+      outcome = await readsDuring(shipped, async () => {
+        replies.push(...(await burst(40, 10, () => send(shipped.port, agent, 'POST', '/graphql', { ...JSON_TYPE, ...padding }, body.toString()))));
+      });
+    });
+    agent.destroy();
+    expect(tally(replies.map((reply) => reply.status))).toEqual({ 431: 40 });
+    expect(outcome?.bad).toEqual([]);
+    expect(upstreamErrors).toEqual([]);
+  }, 60000);
+});
+
+describe('a WebSocket handshake with a body behind it takes no instance out of rotation', () => {
+  test('nginx passes it on as an ordinary request, which the gateway answers with a 4xx', async () => {
+    const body = Buffer.alloc(150_000, 'x');
+    const head =
+      'GET /graphql HTTP/1.1\r\nHost: gateway\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n`;
+    const answers: string[] = [];
+    let outcome: { bad: string[]; reads: number } | undefined;
+    const upstreamErrors = await upstreamErrorsDuring(shipped, async () => {
+      outcome = await readsDuring(shipped, async () => {
+        answers.push(...(await burst(40, 10, async () => statusLine((await rawExchange(shipped.port, head, body, false, true)).response))));
+      });
+    });
+    // Whatever the gateway makes of a GET /graphql without a query, it is its answer (a 4xx), not a 502.
+    expect(answers.filter((answer) => !/^HTTP\/1\.1 4\d\d /.test(answer))).toEqual([]);
+    expect(outcome?.bad).toEqual([]);
+    expect(upstreamErrors).toEqual([]);
+  }, 60000);
+});
 
 describe('the gateway directly, on a keep-alive connection', () => {
   const port = (): number => instanceA.port;
@@ -278,6 +339,14 @@ describe('the gateway directly, on a keep-alive connection', () => {
     const length = GATEWAY_BODY_LIMIT + DISCARD_BEYOND_LIMIT_BYTES + 1;
     const { response } = await rawExchange(port(), `POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`, Buffer.alloc(0), false);
     expect(statusLine(response)).toBe('HTTP/1.1 413 Payload Too Large');
+    expect(response.toLowerCase()).toContain('\r\nconnection: close\r\n');
+  });
+
+  test('a malformed header with a body behind it: the whole body can be sent, then 400 and the connection is closed', async () => {
+    const big = Buffer.from(bodyOf(BURST_BODY_BYTES));
+    const { response, writeError } = await rawExchange(port(), `POST /graphql HTTP/1.1\r\nHost: gateway\r\nX-Odd: a\x01b\r\nContent-Length: ${big.length}\r\n\r\n`, big, true);
+    expect(writeError).toBeNull();
+    expect(statusLine(response)).toBe('HTTP/1.1 400 Bad Request');
     expect(response.toLowerCase()).toContain('\r\nconnection: close\r\n');
   });
 });
