@@ -14,6 +14,8 @@ import type { Config } from './config';
 import { GatewayError, graphqlErrorBody, restErrorBody } from './errors';
 import { graphqlPlugin } from './graphql/plugin';
 import { healthPlugin } from './health';
+import { discardRefusedBodies, requestBodyLimit } from './http/body-limit';
+import { answerClientError } from './http/client-errors';
 import { pathOf } from './logger';
 import { metricsPlugin, type Metrics } from './metrics';
 import { instrumentRequests, RequestTelemetry, requestIdOf } from './request-telemetry';
@@ -65,7 +67,9 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     connectionTimeout: config.httpIdleTimeoutMs,
     // A patch may hold a whole session's attributes, JSON-escaped: leave room above the limit
     // so the store's own check answers with the precise PAYLOAD_TOO_LARGE.
-    bodyLimit: config.maxAttributeBytes * 2 + 64 * 1024,
+    bodyLimit: requestBodyLimit(config.maxAttributeBytes),
+    // A request Node's parser refuses is answered without resetting the connection under a proxy.
+    clientErrorHandler: answerClientError,
     // `/api/v1/session;jsessionid=<id>` (servlet path parameter) reaches the legacy route with
     // the ID as a query parameter. find-my-way's types lag the runtime option.
     routerOptions: { useSemicolonDelimiter: true } as FastifyRouterOptions<RawServerDefault>,
@@ -83,6 +87,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     trustProxy: true,
   });
   instrumentRequests(app, telemetry);
+  discardRefusedBodies(app);
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
     const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
     telemetry.failed(request.id, gatewayError);

@@ -29,6 +29,8 @@ export interface NginxSite {
   readonly upstreams?: readonly string[];
   /** In place of the shipped anonymous-issuance rate (`10r/s`), e.g. `1r/m`. */
   readonly issueRate?: string;
+  /** In place of the shipped `client_max_body_size` of `/graphql` (`192k`), e.g. `1m`. */
+  readonly graphqlBodyLimit?: string;
 }
 
 export interface RenderedConfig {
@@ -61,6 +63,10 @@ function siteValues(file: string, text: string, site: NginxSite, dir: string): s
     }
     case 'session-gateway-http.conf':
       return site.issueRate === undefined ? text : replace(text, file, /rate=10r\/s;/, `rate=${site.issueRate};`);
+    case 'session-gateway.conf':
+      return site.graphqlBodyLimit === undefined
+        ? text
+        : replace(text, file, /client_max_body_size 192k;/, `client_max_body_size ${site.graphqlBodyLimit};`);
     default:
       return text;
   }
@@ -94,6 +100,8 @@ export interface NginxServer {
   readonly config: RenderedConfig;
   /** The access log as written so far. */
   accessLog(): string;
+  /** The error log as written so far. */
+  errorLog(): string;
   /** Stops nginx and removes its temp dir. */
   destroy(): Promise<void>;
 }
@@ -118,6 +126,7 @@ export async function startNginx(site: Omit<NginxSite, 'port'>): Promise<NginxSe
     port,
     config,
     accessLog: () => readIfExists(config.accessLog),
+    errorLog: () => readIfExists(join(config.dir, 'logs', 'error.log')),
     async destroy() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
