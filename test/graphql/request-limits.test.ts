@@ -120,9 +120,10 @@ describe('cost is bounded before compiling or executing', () => {
   test('35 aliased sessions(ids:) of 100 ids read at most MAX_BATCH_IDS (100) sessions, in one MGET', async () => {
     const ids = Array.from({ length: 100 }, () => generateSessionId());
     const query = `query($ids: [ID!]!) { ${Array.from({ length: 35 }, (_, i) => `s${i}: sessions(ids: $ids) { id }`).join(' ')} }`;
-    const monitor = server.client();
+    const redis = server.client();
     const seen: string[] = [];
-    await monitor.monitor().then((feed) => feed.on('monitor', (_time: string, args: string[]) => seen.push(`${args[0]?.toLowerCase()}:${args.length - 1}`)));
+    const monitor = await redis.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(`${args[0]?.toLowerCase()}:${args.length - 1}`));
     const answers = [await viaPost(dev, query, { ids }, SERVICE), await viaGet(dev, query, { ids }, SERVICE)];
     const sentinel = `sentinel-${generateSessionId()}`;
     const pinger = server.client();
@@ -130,6 +131,7 @@ describe('cost is bounded before compiling or executing', () => {
     await waitUntil(async () => seen.includes('echo:1'));
     monitor.disconnect();
     pinger.disconnect();
+    redis.disconnect();
     for (const answer of answers) {
       expect(answer.status).toBe(200);
       // sessions is non-null, so a refused field nulls the whole data.
