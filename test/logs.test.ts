@@ -25,6 +25,10 @@ afterAll(async () => {
   await gateway.close();
   await server.destroy();
 });
+// Each test reads only the lines written while it ran.
+beforeEach(() => {
+  output.length = 0;
+});
 
 interface LogLine {
   level: number;
@@ -113,7 +117,6 @@ test('session IDs and tokens never reach the log, however they travel; every req
 });
 
 test('a request line carries request ID, method, route or operation, status and duration', async () => {
-  output.length = 0;
   const id = await issue();
   const rest = await gateway.http.get(`/api/v1/session?JSESSIONID=${id}`).set('X-Request-ID', 'trace-abc-123');
   const gql = await gateway.gql('query Own { session { id } }', {}, { 'X-Session-ID': id });

@@ -6,27 +6,26 @@
  * "Started" is made exact with `Expect: 100-continue`: the gateway answers `100 Continue` only
  * once it has read a request's headers, and the client holds the body back until told to send
  * it, so every held request is provably inside the gateway when the signal arrives.
+ *
+ * Change subscribers (WebSocket) are closed with 1001 at the start of the drain, and an upgrade
+ * that arrives while it lasts gets 503.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { describe as describeClose, subscribeChanges } from './support/changes';
 import { SERVICE_TOKEN, uniqueNamespace, waitUntil } from './support/gateway';
-import { freePort, startRedis, type RedisServer } from './support/redis-server';
-
-const ROOT = join(__dirname, '..');
-// `npm run build`'s own output: the process under test is the one `npm start` runs.
-const BUILD = join(ROOT, 'dist');
+import { startGatewayProcess, type GatewayProcess } from './support/gateway-process';
+import { startRedis, type RedisServer } from './support/redis-server';
 
 let server: RedisServer;
-let running: ChildProcess | undefined;
+let running: GatewayProcess | undefined;
 
+// dist/ is built once per run by jest's global setup (test/support/build.ts).
 beforeAll(async () => {
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', ROOT], { stdio: 'inherit' });
   server = await startRedis();
-}, 120_000);
-afterEach(() => {
-  if (running !== undefined && running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+});
+afterEach(async () => {
+  await running?.kill();
   running = undefined;
 });
 afterAll(async () => {
@@ -42,32 +41,10 @@ interface Gateway {
 }
 
 async function startProcess(env: Record<string, string>): Promise<Gateway> {
-  const port = await freePort();
   const namespace = uniqueNamespace();
-  const child = spawn(process.execPath, [join(BUILD, 'main.js')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: server.url,
-      SERVICE_TOKENS: SERVICE_TOKEN,
-      SESSION_NAMESPACE: namespace,
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running = child;
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  try {
-    await waitUntil(async () => (await get(port, '/readyz').catch(() => 0)) === 200, 15_000);
-  } catch (error) {
-    throw new Error(`the gateway did not become ready; its output:\n${output}`, { cause: error });
-  }
-  return { port, namespace, exited, log: () => output, signal: (name) => child.kill(name) };
+  const instance = await startGatewayProcess({ redisUrl: server.url, namespace, env: { LOG_LEVEL: 'info', ...env } });
+  running = instance;
+  return { port: instance.port, namespace, exited: instance.exited(), log: () => instance.output(), signal: (name) => instance.signal(name) };
 }
 
 function get(port: number, path: string, agent?: http.Agent): Promise<number> {
@@ -186,4 +163,36 @@ test('SIGINT on an idle gateway exits 0', async () => {
   gateway.signal('SIGINT');
   expect(await gateway.exited).toBe(0);
   expect(gateway.log()).toMatch(/"signal":"SIGINT"/);
+});
+
+test('SIGTERM with a change subscriber: it is closed with 1001 at once, a WebSocket upgrade arriving while draining gets 503, exit 0', async () => {
+  const gateway = await startProcess({ SHUTDOWN_TIMEOUT_MS: '30000' });
+  const subscriber = subscribeChanges(`ws://127.0.0.1:${gateway.port}/graphql`, { authorization: `Bearer ${SERVICE_TOKEN}` });
+  // An upgrade request whose headers are on their way: begun before the signal (so the server's
+  // close leaves its connection be, as it does every request already started), ended after it.
+  const upgrade = connect(gateway.port, '127.0.0.1');
+  let answer = '';
+  upgrade.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+  const upgradeClosed = new Promise((resolve) => upgrade.once('close', resolve));
+  const upgradeConnected = new Promise((resolve, reject) => upgrade.once('connect', resolve).once('error', reject));
+  try {
+    await subscriber.ready();
+    await upgradeConnected;
+    upgrade.write('GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n');
+
+    gateway.signal('SIGTERM');
+    await waitUntil(async () => subscriber.error !== undefined || subscriber.completed, 10_000);
+    expect(describeClose(subscriber.error)).toBe('close 1001');
+
+    // Draining now (the subscriber was closed by it): the rest of the upgrade's headers.
+    upgrade.write(`Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n`);
+    await upgradeClosed;
+    expect(answer).toBe('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+
+    expect(await gateway.exited).toBe(0);
+    expect(gateway.log()).toMatch(/"msg":"drained"/);
+  } finally {
+    subscriber.dispose();
+    upgrade.destroy();
+  }
 });

@@ -45,7 +45,7 @@ describe('CORS for browser frontends', () => {
       expect(query.body).toEqual({ data: { session: { id } } });
       expect(query.headers['access-control-allow-origin']).toBe('https://app.example.com');
       expect(query.headers['access-control-expose-headers']?.toLowerCase()).toContain('x-session-id');
-      expect(query.headers['x-request-id']).toBeDefined();
+      expect(query.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(query.headers['cache-control']).toBe('no-store');
     }
   });

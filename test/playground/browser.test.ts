@@ -106,7 +106,7 @@ test('GraphiQL, served by the gateway alone, issues a session and reads it back'
   await runOperation(page, 'mutation IssueSession');
   await page.locator('.result-window', { hasText: /"issueSession": \{/ }).waitFor({ timeout: UI_TIMEOUT_MS });
   const id = SESSION_ID.exec(await resultText(page))?.[1];
-  expect(id).toBeDefined();
+  expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
   // A frontend reads its own session with only the ID, no token.
   await replaceEditorText(page, headers, JSON.stringify({ 'X-Session-ID': id, Authorization: 'Bearer ' }, null, 2));

@@ -3,7 +3,8 @@ import type Redis from 'ioredis';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
 import { RedisSessionStore } from '../../src/store/redis';
-import { uniqueNamespace, waitUntil } from '../support/gateway';
+import { changeChannel } from '../../src/store/redis-scripts';
+import { commandsOf, uniqueNamespace, waitUntil } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
 import { describeSessionStore } from './store.contract';
 
@@ -78,20 +79,16 @@ describe('redis store layout', () => {
     await store.getMany(ids); // loads the script, so the count below is steady state
 
     // Only what the store's own connection sends counts; the script's inner calls show as "lua".
-    const storeAddress = /\baddr=(\S+)/.exec(String(await store.client.client('INFO')))?.[1];
-    const seen: string[] = [];
-    const monitor = await server.client().monitor();
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source === storeAddress) seen.push(String(args[0]).toLowerCase());
-    });
     const before = await redis.info('commandstats');
-    const records = await store.getMany(ids);
-    await waitUntil(async () => seen.includes('mget'));
+    let records: Awaited<ReturnType<typeof store.getMany>> = [];
+    const commands = await commandsOf(server, store.client, async () => {
+      records = await store.getMany(ids);
+    });
     const after = await redis.info('commandstats');
-    monitor.disconnect();
 
     expect(records.every((r) => r !== null)).toBe(true);
-    expect(seen).toEqual(['mget']);
+    expect(records).toHaveLength(10);
+    expect(commands.map((command) => command[0])).toEqual(['mget']);
     for (const write of WRITES) expect(calls(after, write)).toBe(calls(before, write));
     await store.close();
   });
@@ -124,30 +121,72 @@ describe('redis store layout', () => {
 });
 
 describe('redis change feed', () => {
-  test('a subscription that silently stops delivering is given up within two heartbeats; the next one works', async () => {
+  /** Counts the heartbeats published on a store's change channel, from a connection of the test's. */
+  async function heartbeatsOf(store: RedisSessionStore): Promise<{ count(): number; settled(): Promise<void>; stop(): void }> {
+    const channel = changeChannel(store.keyOf('x').split(':')[0] as string);
+    const watcher = server.client();
+    let count = 0;
+    let sentinels = 0;
+    watcher.on('message', (_channel: string, message: string) => {
+      if (message.startsWith('HEARTBEAT|')) count++;
+      if (message === 'test-sentinel') sentinels++;
+    });
+    await watcher.subscribe(channel);
+    return {
+      count: () => count,
+      // Everything published before this call has reached the watcher: a sentinel after it has.
+      async settled() {
+        const expected = sentinels + 1;
+        await redis.publish(channel, 'test-sentinel');
+        await waitUntil(async () => sentinels === expected);
+      },
+      stop: () => watcher.disconnect(),
+    };
+  }
+
+  test('a subscription that silently stops delivering is given up within two heartbeats of silence; the next one works', async () => {
     const store = await ready(openStore({ changeHeartbeatMs: 100 }));
+    const heartbeats = await heartbeatsOf(store);
     let lost = '';
     await store.changes.listen({ change: () => undefined, lost: (reason) => (lost = reason) });
+    // The feed publishes heartbeats and hears them back.
+    await waitUntil(async () => heartbeats.count() >= 3, 10_000);
+    expect(lost).toBe('');
+
     // A half-open connection: no error, no close, simply nothing more arrives. Pausing the
     // subscriber's socket is the nearest a test gets to it.
     (store.changes as unknown as { subscriber: { stream: Socket } }).subscriber.stream.pause();
-    await waitUntil(async () => lost !== '', 3000);
-    expect(lost).toMatch(/stopped delivering/);
+    await heartbeats.settled();
+    const atPause = heartbeats.count();
+    await waitUntil(async () => lost !== '', 10_000);
+    await heartbeats.settled();
+    expect(lost).toBe('the change channel stopped delivering');
+    // Time is counted in the feed's own intervals (one heartbeat each), not by the wall clock:
+    // it gave up at the first check after two intervals without hearing one back, so at most two
+    // went unanswered.
+    expect(heartbeats.count() - atPause).toBeLessThanOrEqual(2);
 
     const seen: string[] = [];
     await store.changes.listen({ change: (change) => seen.push(change.kind), lost: () => undefined });
     await store.create(generateSessionId(), { principal: null, attributes: [], maxInactiveSeconds: 60 });
     await waitUntil(async () => seen.length === 1);
     expect(seen).toEqual(['ISSUED']);
+    heartbeats.stop();
     await store.close();
   });
 
   test('heartbeats never reach listeners', async () => {
     const store = await ready(openStore({ changeHeartbeatMs: 20 }));
+    const heartbeats = await heartbeatsOf(store);
     const seen: string[] = [];
     await store.changes.listen({ change: (change) => seen.push(change.kind), lost: () => undefined });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(seen).toEqual([]);
+    await waitUntil(async () => heartbeats.count() >= 5);
+    // A real change after them: the channel is ordered, so the listener has had the heartbeats
+    // by the time it hears this.
+    await store.create(generateSessionId(), { principal: null, attributes: [], maxInactiveSeconds: 60 });
+    await waitUntil(async () => seen.length > 0);
+    expect(seen).toEqual(['ISSUED']);
+    heartbeats.stop();
     await store.close();
   });
 });

@@ -2,6 +2,7 @@
  * Builds a real gateway (the same `buildApp` main.ts uses) for supertest, over a real Redis or
  * the memory store, and small helpers to speak GraphQL to it and look into Redis.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -100,19 +101,28 @@ export interface RedisGateway {
 
 /**
  * A suite's fixture: a redis-server of its own and one gateway over it, started before the
- * suite's tests and stopped after them. Read the fields inside tests (they are set by then).
+ * suite's tests and stopped after them; with `{ perTest: true }`, a fresh pair for every test,
+ * so no test depends on what an earlier one left (a stopped Redis, a counter, a reconnect).
+ * Read the fields inside tests (they are set by then).
  */
-export function gatewayOverRedis(env: Record<string, string> = {}): RedisGateway {
+export function gatewayOverRedis(env: Record<string, string> = {}, options: { perTest?: boolean } = {}): RedisGateway {
   const fixture = {} as { server: RedisServer; redis: Redis; gateway: Gateway };
-  beforeAll(async () => {
+  const setUp = async (): Promise<void> => {
     fixture.server = await startRedis();
     fixture.redis = fixture.server.client();
     fixture.gateway = await startGateway({ redisUrl: fixture.server.url, env });
-  });
-  afterAll(async () => {
+  };
+  const tearDown = async (): Promise<void> => {
     await fixture.gateway.close();
     await fixture.server.destroy();
-  });
+  };
+  if (options.perTest) {
+    beforeEach(setUp);
+    afterEach(tearDown);
+  } else {
+    beforeAll(setUp);
+    afterAll(tearDown);
+  }
   return fixture;
 }
 
@@ -137,13 +147,69 @@ export async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5
   }
 }
 
-/** Every key of a namespace and its value: what "Redis is unchanged" is checked against. */
-export async function snapshot(redis: Redis, namespace: string): Promise<Record<string, string | null>> {
+/** Under this key a snapshot also holds each key's exact bytes and expiry (`PEXPIRETIME`). */
+export const STORED = Symbol('stored bytes and PEXPIRETIME');
+
+/**
+ * Every key of a namespace and its value: what "Redis is unchanged" is checked against. Besides
+ * the values (as text, one per key), the snapshot holds under `STORED` each key's exact bytes
+ * (base64) and absolute expiry in ms (`PEXPIRETIME`, -1 for none): `toEqual` compares those too,
+ * so a write that only slides an expiry, or changes bytes that decode to the same text, shows.
+ */
+export async function snapshot(redis: Redis, namespace: string): Promise<Record<string, string | null> & { readonly [STORED]: Record<string, { bytes: string | null; pexpiretime: number }> }> {
   const keys = await redis.keys(`${namespace}:*`);
   keys.sort();
+  const transaction = redis.multi();
+  for (const key of keys) transaction.getBuffer(key).pexpiretime(key);
+  const replies = (await transaction.exec()) ?? [];
   const out: Record<string, string | null> = {};
-  for (const key of keys) out[key] = await redis.get(key);
-  return out;
+  const stored: Record<string, { bytes: string | null; pexpiretime: number }> = {};
+  keys.forEach((key, index) => {
+    const [valueError, value] = replies[2 * index] ?? [];
+    const [expiryError, expiry] = replies[2 * index + 1] ?? [];
+    if (valueError || expiryError) throw valueError ?? expiryError;
+    const bytes = value as Buffer | null;
+    out[key] = bytes === null ? null : bytes.toString('utf8');
+    stored[key] = { bytes: bytes === null ? null : bytes.toString('base64'), pexpiretime: Number(expiry) };
+  });
+  // Enumerable, so jest's toEqual compares it; a symbol, so Object.keys() still counts keys only.
+  Object.defineProperty(out, STORED, { value: stored, enumerable: true });
+  return out as Record<string, string | null> & { readonly [STORED]: typeof stored };
+}
+
+/**
+ * The commands one Redis connection (e.g. a store's `client`) sent while `action` ran, each as
+ * `[name in lower case, ...args]`, read from MONITOR. Not "until the first one shows": after the
+ * action, a sentinel `ECHO` goes out on that same connection, and the commands are those before
+ * it, so one the action caused but sent late is there too. The sentinel itself is left out.
+ */
+export async function commandsOf(server: RedisServer, connection: Redis, action: () => Promise<unknown>): Promise<string[][]> {
+  const address = /\baddr=(\S+)/.exec(String(await connection.client('INFO')))?.[1];
+  if (address === undefined) throw new Error('CLIENT INFO named no address');
+  const sentinel = `sentinel-${randomUUID()}`;
+  const seen: string[][] = [];
+  const monitor = await server.client().monitor();
+  try {
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === address) seen.push([String(args[0]).toLowerCase(), ...args.slice(1).map(String)]);
+    });
+    await action();
+    await connection.echo(sentinel);
+    await waitUntil(async () => seen.some((command) => command[0] === 'echo' && command[1] === sentinel));
+  } finally {
+    monitor.disconnect();
+  }
+  return seen.slice(0, seen.findIndex((command) => command[0] === 'echo' && command[1] === sentinel));
+}
+
+/**
+ * The HTTP status a GraphQL response over POST has as `gql` sends it (`Content-Type:
+ * application/json`, no Accept, so JSON is answered): 200 for every well-formed request,
+ * whatever its errors say (GraphQL over HTTP, application/json). The one place the tests may
+ * state that policy; tests assert `extensions.code` exactly, everywhere.
+ */
+export function graphqlStatusOf(_code: string | undefined): number {
+  return 200;
 }
 
 export function errorCode(response: GraphQLResponse): string | undefined {

@@ -12,9 +12,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accepts } from './gateway-process';
 import { waitUntil } from './gateway';
-import { freePort } from './redis-server';
+import { AddressInUse, listensOn, onFreePort } from './ports';
 
 export const SHIPPED_DIR = join(__dirname, '..', '..', 'nginx');
 
@@ -107,8 +106,13 @@ export interface NginxServer {
 }
 
 export async function startNginx(site: Omit<NginxSite, 'port'>): Promise<NginxServer> {
-  const port = await freePort();
-  const config = renderNginxConfig({ ...site, port });
+  return onFreePort((port) => startNginxOn({ ...site, port }));
+}
+
+/** One attempt on one port: AddressInUse when the port is taken. */
+async function startNginxOn(site: NginxSite): Promise<NginxServer> {
+  const { port } = site;
+  const config = renderNginxConfig(site);
   const child: ChildProcess = spawn(nginxBinary(), ['-p', `${config.dir}/`, '-c', config.confFile, '-g', 'daemon off;'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -116,11 +120,26 @@ export async function startNginx(site: Omit<NginxSite, 'port'>): Promise<NginxSe
   let spawnError: Error | undefined;
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.once('error', (error) => (spawnError = error));
-  await waitUntil(async () => {
-    if (spawnError !== undefined) throw new Error(`cannot run nginx (is the nginx package installed?): ${spawnError.message}`);
-    if (child.exitCode !== null) throw new Error(`nginx did not start: ${stderr}${readIfExists(join(config.dir, 'logs', 'error.log'))}`);
-    return accepts(port);
-  }, 10000);
+  try {
+    await waitUntil(async () => {
+      if (spawnError !== undefined) throw new Error(`cannot run nginx (is the nginx package installed?): ${spawnError.message}`);
+      if (child.exitCode !== null) {
+        const said = `${stderr}${readIfExists(join(config.dir, 'logs', 'error.log'))}`;
+        if (/Address already in use/.test(said)) throw new AddressInUse(port, said.trim());
+        throw new Error(`nginx did not start: ${said}`);
+      }
+      // The master (this child) holds the listening socket once the configuration is loaded.
+      return child.pid !== undefined && listensOn(child.pid, port);
+    }, 10000);
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(config.dir, { recursive: true, force: true });
+    throw error;
+  }
 
   return {
     port,
