@@ -11,7 +11,7 @@ import { Client as UrqlClient, fetchExchange } from '@urql/core';
 import { serverAudits } from 'graphql-http';
 import { generateSessionId } from '../../src/session/ids';
 import { errorCode, gatewayOverRedis, SERVICE, snapshot } from '../support/gateway';
-import { codeOf, viaGet, viaPost } from './doors';
+import { codeOf, viaGet, viaPost } from '../support/doors';
 
 const fx = gatewayOverRedis({ CORS_ORIGINS: 'https://app.example.com' });
 let url: string;

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { generateSessionId } from '../../src/session/ids';
 import { SERVICE, snapshot, startGateway, waitUntil, type Gateway } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
-import { codeOf, viaGet, viaPost, type DoorResponse } from './doors';
+import { codeOf, viaGet, viaPost, type DoorResponse } from '../support/doors';
 
 let server: RedisServer;
 let dev: Gateway;

@@ -14,6 +14,7 @@
 import { ApolloServer } from '@apollo/server';
 import { QueryFastPath } from '../../src/graphql/fast-path';
 import { SessionShim } from '../../src/rest/session-shim';
+import type { Gateway } from './gateway';
 
 export type GraphQLDoor = 'compiled' | 'apollo';
 export type RestDoor = 'direct lane' | 'fastify';
@@ -60,4 +61,36 @@ export function watchRestDoors(): DoorWatch<RestDoor> {
       direct.mockRestore();
     },
   };
+}
+
+/** A GraphQL response, and whether the compiled path answered it. */
+export interface DoorResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: { data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+  readonly compiled: boolean;
+}
+
+/** A POST, which the compiled path answers when it can. */
+export async function viaPost(gateway: Gateway, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<DoorResponse> {
+  const doors = watchGraphQLDoors();
+  try {
+    const response = await gateway.http.post('/graphql').set(headers).send({ query, variables });
+    const compiled = (await doors.take()).includes('compiled');
+    return { status: response.status, headers: response.headers as Record<string, string>, body: response.body, compiled };
+  } finally {
+    doors.restore();
+  }
+}
+
+/** A GET, always Apollo's; with a header that passes CSRF prevention unless `headers` say otherwise. */
+export async function viaGet(gateway: Gateway, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<DoorResponse> {
+  const params = new URLSearchParams({ query, ...(variables === undefined ? {} : { variables: JSON.stringify(variables) }) });
+  const preflighted = { 'Apollo-Require-Preflight': 'true', Accept: 'application/json', ...headers };
+  const response = await gateway.http.get(`/graphql?${params}`).set(preflighted);
+  return { status: response.status, headers: response.headers as Record<string, string>, body: response.body, compiled: false };
+}
+
+export function codeOf(response: DoorResponse): unknown {
+  return response.body.errors?.[0]?.extensions?.code;
 }
