@@ -75,9 +75,14 @@ function toAttributeEntries(input: Record<string, unknown> | null | undefined): 
   if (input === undefined || input === null) return [];
   return Object.entries(input).map(([name, value]) => {
     checkText('an attribute name', name, MAX_NAME_BYTES);
-    // JSON.stringify escapes lone surrogates, so the stored text is always valid UTF-8.
-    const json = JSON.stringify(value);
-    if (json === undefined) throw new GatewayError('BAD_USER_INPUT', `attribute "${name}" is not a JSON value`);
+    // JSON.stringify escapes lone surrogates, so the stored text is always valid UTF-8. It would
+    // write a number JSON cannot hold (Infinity, what `1e999` parses to; NaN) as null: refused.
+    let finite = true;
+    const json = JSON.stringify(value, (_key, inner: unknown) => {
+      if (typeof inner === 'number' && !Number.isFinite(inner)) finite = false;
+      return inner;
+    });
+    if (json === undefined || !finite) throw new GatewayError('BAD_USER_INPUT', `attribute "${name}" is not a JSON value`);
     return [name, json];
   });
 }
