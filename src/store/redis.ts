@@ -284,13 +284,13 @@ const WRITES: ReadonlySet<StoreOperation> = new Set(['create', 'update', 'destro
  * STORE_UNAVAILABLE, worded for what is known. A read's outcome does not matter (reads change
  * nothing a client can see); a write's does, so a write's error carries it.
  */
-function storeError(operation: StoreOperation, outcome: WriteOutcome, reason: string): GatewayError {
+function storeError(operation: StoreOperation, outcome: WriteOutcome, reason: string, cause?: unknown): GatewayError {
   const write = WRITES.has(operation);
   const message =
     outcome === 'NOT_APPLIED'
       ? `the session store is unavailable (${reason})${write ? '; nothing was written' : ''}`
       : `the session store ${reason}${write ? '; the write may or may not be applied: read the session (or pass expectedVersion) before retrying' : ''}`;
-  return new GatewayError('STORE_UNAVAILABLE', message, write ? { outcome } : {});
+  return new GatewayError('STORE_UNAVAILABLE', message, write ? { outcome, cause } : { cause });
 }
 
 /** ioredis's words for a command it never sent (offline, with the offline queue off). */
@@ -307,13 +307,9 @@ function toGatewayError(operation: StoreOperation, error: unknown): GatewayError
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof ReplyError) {
     if (/^(ERR|WRONGTYPE)/.test(message)) return new GatewayError('INTERNAL', 'the session store rejected a command', { cause: error });
-    return withCause(storeError(operation, 'NOT_APPLIED', `Redis refused: ${message.split(' ')[0] ?? 'error'}`), error);
+    return storeError(operation, 'NOT_APPLIED', `Redis refused: ${message.split(' ')[0] ?? 'error'}`, error);
   }
-  if (NEVER_SENT.test(message)) return withCause(storeError(operation, 'NOT_APPLIED', 'not connected'), error);
-  if (/timed out/i.test(message)) return withCause(storeError(operation, 'UNKNOWN', 'did not answer in time'), error);
-  return withCause(storeError(operation, 'UNKNOWN', 'lost the connection'), error);
-}
-
-function withCause(error: GatewayError, cause: unknown): GatewayError {
-  return new GatewayError(error.code, error.message, { cause, ...(error.outcome === undefined ? {} : { outcome: error.outcome }) });
+  if (NEVER_SENT.test(message)) return storeError(operation, 'NOT_APPLIED', 'not connected', error);
+  if (/timed out/i.test(message)) return storeError(operation, 'UNKNOWN', 'did not answer in time', error);
+  return storeError(operation, 'UNKNOWN', 'lost the connection', error);
 }
