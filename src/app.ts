@@ -23,10 +23,12 @@ import { browserPage, playgroundPlugin } from './playground/plugin';
 import { SessionShim } from './rest/session-shim';
 import { ServiceTokens } from './session/caller';
 import { sessionTransport } from './session/transport';
+import { SessionService } from './sessions/service';
 import type { SessionStore } from './store/store';
 
 export interface AppParts {
   readonly config: Config;
+  /** The store the app's session service stands on (see `store/connect.ts`). */
   readonly store: SessionStore;
   readonly logger: Logger;
   /** The app's metrics; the store's `onCommand` should feed the same object. */
@@ -36,13 +38,17 @@ export interface AppParts {
 export async function buildApp({ config, store, logger, metrics }: AppParts): Promise<FastifyInstance> {
   const telemetry = new RequestTelemetry(metrics, logger);
   const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
+  const limits = {
+    maxAttributeBytes: config.maxAttributeBytes,
+    defaultInactiveSeconds: config.sessionTimeoutSeconds,
+    maxBatchIds: config.maxBatchIds,
+  };
+  const service = new SessionService(store, { limits, touchIntervalSeconds: config.touchIntervalSeconds, events: metrics });
   const shim = new SessionShim({
-    store,
+    service,
     transport,
     sessionHeader: config.sessionHeader,
     legacyAttribute: config.legacyAttribute,
-    sessionTimeoutSeconds: config.sessionTimeoutSeconds,
-    events: metrics,
     telemetry,
   });
   const app = Fastify({
@@ -120,14 +126,9 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
   }
 
   const playground = { enabled: config.playground, sessionHeader: config.sessionHeader };
-  const limits = {
-    maxAttributeBytes: config.maxAttributeBytes,
-    defaultInactiveSeconds: config.sessionTimeoutSeconds,
-    maxBatchIds: config.maxBatchIds,
-  };
   const queryLimits = { maxTokens: config.maxQueryTokens, maxDepth: config.maxQueryDepth, maxFields: config.maxQueryFields };
   await app.register(graphqlPlugin, {
-    store,
+    service,
     tokens: new ServiceTokens(config.serviceTokens),
     transport,
     sessionHeader: config.sessionHeader,
@@ -141,7 +142,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
   });
   await app.register(playgroundPlugin, playground);
   await app.register(shim.routes);
-  await app.register(healthPlugin, { store });
+  await app.register(healthPlugin, { sessions: service });
   await app.register(metricsPlugin, { metrics });
   return app;
 }

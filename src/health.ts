@@ -6,24 +6,24 @@
  *                  503 with the reason otherwise, so traffic goes to instances that can serve
  */
 import type { FastifyInstance } from 'fastify';
-import type { SessionStore } from './store/store';
+import type { SessionService } from './sessions/service';
 
 const HEALTHY = JSON.stringify({ status: 'ok' });
 
-export async function healthPlugin(app: FastifyInstance, options: { readonly store: SessionStore }): Promise<void> {
-  const { store } = options;
-  const ready = JSON.stringify({ status: 'ok', store: store.kind });
+export async function healthPlugin(app: FastifyInstance, options: { readonly sessions: SessionService }): Promise<void> {
+  const { sessions } = options;
+  const ready = JSON.stringify({ status: 'ok', store: sessions.kind });
 
   app.get('/healthz', async (_request, reply) => reply.type('application/json; charset=utf-8').header('cache-control', 'no-store').send(HEALTHY));
 
   app.get('/readyz', async (request, reply) => {
     reply.type('application/json; charset=utf-8').header('cache-control', 'no-store');
     try {
-      await store.ping();
+      await sessions.ping();
       return reply.send(ready);
     } catch (error) {
       request.errorCode = 'STORE_UNAVAILABLE';
-      return reply.code(503).send({ status: 'unavailable', store: store.kind, reason: reasonOf(error) });
+      return reply.code(503).send({ status: 'unavailable', store: sessions.kind, reason: reasonOf(error) });
     }
   });
 }

@@ -10,29 +10,8 @@ import { buildApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
-import { MemorySessionStore } from './store/memory';
-import { RedisSessionStore } from './store/redis';
+import { openStore } from './store/connect';
 import type { SessionStore } from './store/store';
-import type { Logger } from 'pino';
-
-function openStore(config: Config, logger: Logger, metrics: Metrics): SessionStore {
-  if (config.redisUrl === undefined) {
-    logger.warn(
-      'REDIS_URL is not set: sessions are kept in this process only. They are NOT durable (lost on restart) ' +
-        'and NOT shared with other gateway instances. Set REDIS_URL for anything but development.',
-    );
-    return new MemorySessionStore({ maxAttributeBytes: config.maxAttributeBytes, touchIntervalSeconds: config.touchIntervalSeconds });
-  }
-  return new RedisSessionStore({
-    url: config.redisUrl,
-    namespace: config.sessionNamespace,
-    maxAttributeBytes: config.maxAttributeBytes,
-    touchIntervalSeconds: config.touchIntervalSeconds,
-    commandTimeoutMs: config.redisCommandTimeoutMs,
-    logger,
-    onCommand: metrics.observeStoreCommand,
-  });
-}
 
 /** How long start-up waits for the store before serving anyway (with STORE_UNAVAILABLE). */
 const STARTUP_WAIT_MS = 5000;
@@ -63,7 +42,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const metrics = new Metrics();
-  const store = openStore(config, logger, metrics);
+  const store = openStore(config, { logger, onCommand: metrics.observeStoreCommand });
   if (!(await answersWithin(store, STARTUP_WAIT_MS))) {
     logger.error('the session store does not answer yet; serving STORE_UNAVAILABLE until it does');
   }

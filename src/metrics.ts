@@ -18,7 +18,7 @@ import type { StoreOperation } from './store/store';
 const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
 const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
 const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100];
-const STORE_OPERATIONS: readonly StoreOperation[] = ['create', 'getMany', 'touch', 'update', 'destroy', 'ping'];
+const STORE_OPERATIONS: readonly StoreOperation[] = ['create', 'getMany', 'readAttribute', 'touch', 'update', 'destroy', 'ping'];
 
 type Observer = { observe(value: number): void };
 type Incrementer = { inc(value?: number): void };
@@ -75,7 +75,7 @@ export class Metrics implements SessionEvents {
     this.revoked = new Counter({ name: 'gateway_sessions_revoked_total', help: 'Sessions revoked by revokeSession (that existed)', registers });
     this.batchSize = new Histogram({
       name: 'gateway_dataloader_batch_size',
-      help: 'Session IDs read per store.getMany issued by the per-request GraphQL DataLoader',
+      help: 'Distinct session IDs asked for per batch of the per-request GraphQL DataLoader',
       buckets: BATCH_BUCKETS,
       registers,
     });

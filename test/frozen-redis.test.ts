@@ -5,7 +5,7 @@
  * every request ends by the gateway's own deadline, including those queued behind a stuck
  * command; and once Redis resumes, what those writes did can be read back and retried safely.
  */
-import { generateSessionId } from '../src/session/ids';
+import { generateSessionId, sessionDigest } from '../src/session/ids';
 import type { RedisSessionStore } from '../src/store/redis';
 import { SERVICE, snapshot, startGateway, waitUntil, type Gateway } from './support/gateway';
 import { startRedis, type RedisServer } from './support/redis-server';
@@ -71,7 +71,7 @@ test('while Redis is frozen, writes answer STORE_UNAVAILABLE with outcome UNKNOW
   // The update was sent, so it may have run: it did (Redis ran it on resuming). Reading tells.
   const redis = server.client();
   const store = gateway.store as RedisSessionStore;
-  await waitUntil(async () => (await redis.exists(store.keyOf(other))) === 0);
+  await waitUntil(async () => (await redis.exists(store.keyOf(sessionDigest(other)))) === 0);
   const after = await gateway.gql('{ session { version frozen: attribute(name: "frozen") } }', {}, { 'X-Session-ID': id });
   expect(after.body.data?.session).toEqual({ version: 2, frozen: true });
   // A retry of the same write by version is refused, not applied twice.

@@ -4,6 +4,7 @@
  * (header, cookie, query string, path parameter, body, request-ID header), including the lines
  * written for internal errors and Redis outages.
  */
+import { sessionDigest } from '../src/session/ids';
 import type Redis from 'ioredis';
 import { createLogger } from '../src/logger';
 import type { RedisSessionStore } from '../src/store/redis';
@@ -90,7 +91,7 @@ test('session IDs and tokens never reach the log, however they travel; every req
   expect(sneaky.headers['x-request-id']).not.toBe(a);
 
   // An internal error (Redis holds a hash where a session should be): logged without the request.
-  const internalKey = (gateway.store as RedisSessionStore).keyOf(internal);
+  const internalKey = (gateway.store as RedisSessionStore).keyOf(sessionDigest(internal));
   await redis.del(internalKey);
   await redis.hset(internalKey, 'x', '1');
   const broken = count(await gateway.gql('{ session { id } }', {}, { 'X-Session-ID': internal }));

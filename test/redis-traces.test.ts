@@ -3,6 +3,7 @@
  * arguments, as an operator tailing Redis sees it) nor the slow log (here set to log every
  * command), whatever way the ID travelled to the gateway. Keys name sessions by a digest.
  */
+import { sessionDigest } from '../src/session/ids';
 import { randomUUID } from 'node:crypto';
 import type { RedisSessionStore } from '../src/store/redis';
 import { gatewayOverRedis, SERVICE, SERVICE_TOKEN, waitUntil } from './support/gateway';
@@ -57,7 +58,7 @@ test('MONITOR and the slow log never see a session ID or a token, however the ID
   // Not vacuous: both saw the gateway's commands, on the keys of these very sessions.
   const commands = new Set(seen.map((args) => (args[0] as string).toLowerCase()));
   for (const command of ['evalsha', 'get', 'mget']) expect(commands).toContain(command);
-  const keyOf = (id: string): string => (fx.gateway.store as RedisSessionStore).keyOf(id);
+  const keyOf = (id: string): string => (fx.gateway.store as RedisSessionStore).keyOf(sessionDigest(id));
   expect(seen.some((args) => args.includes(keyOf(ids[0] as string)))).toBe(true);
   expect(slow).toContain(keyOf(ids[0] as string));
 

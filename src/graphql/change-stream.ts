@@ -1,5 +1,5 @@
 /**
- * The async iterator behind `subscription { sessionChanges }`: a store change feed turned into
+ * The async iterator behind `subscription { sessionChanges }`: the session service's change feed turned into
  * a stream of events for one subscriber.
  *
  * It starts with a SUBSCRIBED event once the feed has confirmed the listener, so a client knows
@@ -10,7 +10,7 @@
  * invalidate.
  */
 import { GatewayError } from '../errors';
-import type { ChangeFeed, ChangeKind } from '../store/store';
+import type { ChangeFeed, ChangeKind } from '../sessions/service';
 
 export interface ChangeEvent {
   readonly digest: string;

@@ -1,18 +1,17 @@
 /**
  * The per-request GraphQL context: who is calling, and a DataLoader through which every
  * Session read of the request goes. Reads made in one tick (aliases, `sessions(ids:)`, the
- * caller's own session) become one `store.getMany`, which the Redis store answers with one
- * command; a session asked for twice is fetched once.
+ * caller's own session) become one `getMany` of the session service, which the Redis store
+ * answers with one command; a session asked for twice is fetched once.
  *
  * What one request may read is bounded twice: `sessionReadsLeft` counts down the ids its
  * `sessions(ids:)` fields ask for (MAX_BATCH_IDS for the whole request, however many aliases),
  * and the DataLoader never sends more than that many ids in one store call.
  */
 import DataLoader from 'dataloader';
-import type { SessionEvents } from '../metrics';
 import type { SessionRecord, SessionLimits } from '../session/model';
 import type { Caller } from '../session/caller';
-import type { SessionStore } from '../store/store';
+import type { SessionService } from '../sessions/service';
 
 export interface GraphQLLimits extends SessionLimits {
   readonly maxBatchIds: number;
@@ -23,12 +22,11 @@ export interface GraphQLContext {
   readonly sessions: DataLoader<string, SessionRecord | null>;
   /** How many more session ids this request's `sessions(ids:)` fields may ask for. */
   sessionReadsLeft: number;
-  readonly store: SessionStore;
+  /** The one way to sessions: rights, rules and the store behind them. */
+  readonly service: SessionService;
   readonly limits: GraphQLLimits;
   /** Puts a newly issued ID in the response's session header. */
   readonly announceSessionId: (id: string) => void;
-  /** Counts the issues, updates and revokes that succeed. */
-  readonly events: SessionEvents;
   /** Where the request log and metrics learn what the request was and how it ended. */
   readonly report: OperationReport;
 }
@@ -50,10 +48,10 @@ export interface OperationReport {
  * The batch function, built once per app: every request's DataLoader shares it. Tells
  * `onBatch` how many IDs each batch reads.
  */
-export function sessionBatchLoader(store: SessionStore, onBatch: (size: number) => void): DataLoader.BatchLoadFn<string, SessionRecord | null> {
+export function sessionBatchLoader(service: SessionService, onBatch: (size: number) => void): DataLoader.BatchLoadFn<string, SessionRecord | null> {
   return (ids) => {
     onBatch(ids.length);
-    return store.getMany(ids);
+    return service.getMany(ids);
   };
 }
 

@@ -24,7 +24,7 @@ import type { Metrics } from '../metrics';
 import type { RequestTelemetry } from '../request-telemetry';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
 import { presentedSessionId, type SessionTransport } from '../session/transport';
-import type { SessionStore } from '../store/store';
+import type { SessionService } from '../sessions/service';
 import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
 import { QueryFastPath } from './fast-path';
 import { httpRequestRules, type QueryLimits } from './request-rules';
@@ -33,7 +33,7 @@ import { buildSchema } from './schema';
 import { serveSubscriptions } from './subscriptions';
 
 export interface GraphQLOptions {
-  readonly store: SessionStore;
+  readonly service: SessionService;
   readonly tokens: ServiceTokens;
   readonly transport: SessionTransport;
   /** The session header as configured, for the response. */
@@ -87,7 +87,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
 
   serveSubscriptions(app, {
     schema,
-    store: options.store,
+    service: options.service,
     tokens: options.tokens,
     limits: options.limits,
     metrics: options.metrics,
@@ -95,7 +95,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
     logError: (error) => app.log.error({ err: error }, 'internal error'),
   });
 
-  const batch = sessionBatchLoader(options.store, (size) => options.metrics.observeLoaderBatch(size));
+  const batch = sessionBatchLoader(options.service, (size) => options.metrics.observeLoaderBatch(size));
   const readLimit = options.limits.maxBatchIds;
   // Typed loosely: the integration's handler declares a string reply, the fast path sends its own.
   const apolloHandler = fastifyApolloHandler(apollo, {
@@ -190,10 +190,9 @@ async function createContext(
     caller,
     sessions: sessionLoader(batch, readLimit),
     sessionReadsLeft: readLimit,
-    store: options.store,
+    service: options.service,
     limits: options.limits,
     announceSessionId: (id) => void reply.header(options.sessionHeader, id),
-    events: options.metrics,
     report: request,
   };
 }

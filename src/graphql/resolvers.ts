@@ -1,6 +1,6 @@
 /**
- * Resolvers: the GraphQL face. Each checks who may call it (session/caller.ts), validates its
- * input once (session/model.ts), and talks to the store; reads go through the request's
+ * Resolvers: the GraphQL face. Each hands its arguments and the caller to the session service
+ * (sessions/service.ts), which applies the rights and rules; reads go through the request's
  * DataLoader, and writes prime it so later fields of the same request see the new state.
  *
  * Typed by `generated.ts` (from schema/*.graphql): a `Session` is a `SessionRecord` here, and a
@@ -8,16 +8,12 @@
  */
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors';
-import { requireService, revokeTarget } from '../session/caller';
-import { isWellFormedSessionId, sessionDigest } from '../session/ids';
-import { issueSession } from '../session/issue';
-import { sessionNotFound, validateNewSession, validatePatch } from '../session/model';
 import { changeStream, type ChangeEvent } from './change-stream';
 import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers, SubscriptionResolvers } from './generated';
 import { StoredJson } from './stored-json';
 
 const Session: SessionResolvers = {
-  digest: (session) => sessionDigest(session.id),
+  digest: (session) => session.digest,
   // The stored JSON text, never parsed on the way out (see stored-json.ts).
   attributes: (session) => StoredJson.ofAttributes(session.attributes),
   attribute: (session, args) => {
@@ -34,7 +30,7 @@ const session: QueryResolvers['session'] = (_, __, context) =>
   context.caller.sessionId === null ? null : context.sessions.load(context.caller.sessionId);
 
 const sessions: QueryResolvers['sessions'] = (_, args, context) => {
-  requireService(context.caller, 'sessions');
+  context.service.mayReadAny(context.caller, 'sessions');
   if (args.ids.length > context.sessionReadsLeft) {
     const max = context.limits.maxBatchIds;
     throw new GatewayError(
@@ -45,45 +41,34 @@ const sessions: QueryResolvers['sessions'] = (_, args, context) => {
     );
   }
   context.sessionReadsLeft -= args.ids.length;
-  return Promise.all(args.ids.map((id) => (isWellFormedSessionId(id) ? context.sessions.load(id) : null)));
+  // IDs that are not well-formed answer null from the service, never looked up.
+  return Promise.all(args.ids.map((id) => context.sessions.load(id)));
 };
 
 const issue: MutationResolvers['issueSession'] = async (_, args, context) => {
-  requireService(context.caller, 'issueSession');
-  const record = await issueSession(context.store, validateNewSession(args.input, context.limits));
-  context.events.sessionIssued();
+  const record = await context.service.issue(context.caller, args.input);
   context.sessions.prime(record.id, record);
   context.announceSessionId(record.id);
   return record;
 };
 
 const update: MutationResolvers['updateSession'] = async (_, args, context) => {
-  requireService(context.caller, 'updateSession');
-  const id = args.id ?? context.caller.sessionId;
-  if (id === null) throw new GatewayError('BAD_USER_INPUT', 'updateSession needs an id, or a session ID in the session header');
-  const patch = validatePatch(args.patch, context.limits);
-  if (!isWellFormedSessionId(id)) throw sessionNotFound();
-  const record = await context.store.update(id, patch);
-  context.events.sessionUpdated();
-  context.sessions.clear(id).prime(id, record);
+  const record = await context.service.update(context.caller, args.id, args.patch);
+  context.sessions.clear(record.id).prime(record.id, record);
   return record;
 };
 
 const revoke: MutationResolvers['revokeSession'] = async (_, args, context) => {
-  const id = revokeTarget(context.caller, args.id);
-  if (id === null) throw new GatewayError('BAD_USER_INPUT', 'revokeSession needs an id, or a session ID in the session header');
-  if (!isWellFormedSessionId(id)) return false;
-  const removed = await context.store.destroy(id);
-  if (removed) context.events.sessionRevoked();
-  context.sessions.clear(id).prime(id, null);
+  const id = args.id ?? context.caller.sessionId;
+  const removed = await context.service.revoke(context.caller, args.id);
+  if (id !== null) context.sessions.clear(id).prime(id, null);
   return removed;
 };
 
 const Subscription: SubscriptionResolvers = {
   sessionChanges: {
     subscribe: (_, __, context) => {
-      requireService(context.caller, 'sessionChanges');
-      return changeStream(context.store.changes);
+      return changeStream(context.service.changesFor(context.caller));
     },
     resolve: (event: ChangeEvent) => event,
   },

@@ -22,12 +22,12 @@ import { serveAsOrdinaryRequest } from '../http/ordinary-upgrade';
 import { pathOf } from '../logger';
 import type { Metrics } from '../metrics';
 import { isServiceCaller, type ServiceTokens } from '../session/caller';
-import type { SessionStore } from '../store/store';
+import type { SessionService } from '../sessions/service';
 import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
 
 export interface SubscriptionOptions {
   readonly schema: GraphQLSchema;
-  readonly store: SessionStore;
+  readonly service: SessionService;
   readonly tokens: ServiceTokens;
   readonly limits: GraphQLLimits;
   readonly metrics: Metrics;
@@ -60,7 +60,7 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
   });
 
   options.metrics.countWebSockets(() => sockets.clients.size);
-  const batch = sessionBatchLoader(options.store, () => undefined);
+  const batch = sessionBatchLoader(options.service, () => undefined);
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((error) => formatError(error, options.logError));
   const server = useServer<{ authorization?: unknown }>(
     {
@@ -78,10 +78,9 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
         caller: { service: true, sessionId: null },
         sessions: sessionLoader(batch, options.limits.maxBatchIds),
         sessionReadsLeft: options.limits.maxBatchIds,
-        store: options.store,
+        service: options.service,
         limits: options.limits,
         announceSessionId: () => undefined,
-        events: options.metrics,
         report: { operation: null, operationName: null, errorCode: null },
       }),
       execute: () => ({

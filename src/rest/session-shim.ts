@@ -19,24 +19,18 @@
  * holds the two to identical responses.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GatewayError, restErrorBody } from '../errors';
-import type { SessionEvents } from '../metrics';
 import { requestIdOf, type RequestTelemetry } from '../request-telemetry';
-import { isWellFormedSessionId } from '../session/ids';
-import { issueSession } from '../session/issue';
-import type { NewSession } from '../session/model';
-import { presentedSessionId, type SessionTransport } from '../session/transport';
-import type { SessionStore } from '../store/store';
+import { presentedLegacyId, presentedSessionId, type SessionTransport } from '../session/transport';
+import type { SessionService } from '../sessions/service';
 
 export interface RestOptions {
-  readonly store: SessionStore;
+  readonly service: SessionService;
   readonly transport: SessionTransport;
   /** The session header as configured, for the response. */
   readonly sessionHeader: string;
   readonly legacyAttribute: string;
-  readonly sessionTimeoutSeconds: number;
-  readonly events: SessionEvents;
   readonly telemetry: RequestTelemetry;
 }
 
@@ -50,15 +44,12 @@ interface ShimAnswer {
 
 const V1 = '/api/v1/session';
 const V2 = '/api/v2/session';
-const LEGACY_PARAM = 'jsessionid';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 export class SessionShim {
-  private readonly anonymous: NewSession;
   private readonly headerName: string;
 
   constructor(private readonly options: RestOptions) {
-    this.anonymous = { principal: null, attributes: [], maxInactiveSeconds: options.sessionTimeoutSeconds };
     this.headerName = options.sessionHeader.toLowerCase();
   }
 
@@ -66,20 +57,18 @@ export class SessionShim {
   answer(id: string | null): Promise<ShimAnswer> {
     // Promise chaining rather than async/await: this is the hot path (see the store's `call`).
     if (id === null) return this.issue();
-    return this.options.store.readAttribute(id, this.options.legacyAttribute).then((read) => (read.found ? { id, json: read.json } : this.issue()));
+    return this.options.service.readAttribute(id, this.options.legacyAttribute).then((read) => (read.found ? { id, json: read.json } : this.issue()));
   }
 
-  private async issue(): Promise<ShimAnswer> {
-    const record = await issueSession(this.options.store, this.anonymous);
-    this.options.events.sessionIssued();
-    return { id: record.id, json: null };
+  private issue(): Promise<ShimAnswer> {
+    return this.options.service.issueAnonymous().then((record) => ({ id: record.id, json: null }));
   }
 
   /** The Fastify routes: every request `serveDirect` leaves. */
   readonly routes = async (app: FastifyInstance): Promise<void> => {
     app.get(V2, async (request, reply) => this.reply(await this.answer(presentedSessionId(request.headers, this.options.transport)), reply));
     app.get(V1, async (request, reply) => {
-      const id = legacyQueryId(request) ?? presentedSessionId(request.headers, this.options.transport);
+      const id = presentedLegacyId(request.query as Record<string, string | string[] | undefined>) ?? presentedSessionId(request.headers, this.options.transport);
       return this.reply(await this.answer(id), reply);
     });
   };
@@ -134,18 +123,4 @@ export class SessionShim {
       durationMs: performance.now() - startedAt,
     });
   }
-}
-
-/**
- * The JSESSIONID query parameter, name in any case. With Fastify's semicolon delimiter a
- * servlet-style `/api/v1/session;jsessionid=<id>` arrives here as a query parameter too.
- */
-function legacyQueryId(request: FastifyRequest): string | null {
-  const query = request.query as Record<string, string | string[] | undefined>;
-  for (const [name, value] of Object.entries(query)) {
-    if (name.toLowerCase() !== LEGACY_PARAM) continue;
-    const id = Array.isArray(value) ? value[0] : value;
-    if (id !== undefined && id !== '') return isWellFormedSessionId(id) ? id : null;
-  }
-  return null;
 }

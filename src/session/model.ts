@@ -9,8 +9,11 @@ import { GatewayError } from '../errors';
 /** Attribute values are kept as JSON text, so they travel to clients without re-serialising. */
 export type AttributeMap = ReadonlyMap<string, string>;
 
+/** A session as the service answers it: what is stored, with its ID, digest and deadline. */
 export interface SessionRecord {
   readonly id: string;
+  /** `sessionDigest(id)`: the name the store keys it by and change events carry. */
+  readonly digest: string;
   readonly principal: string | null;
   readonly attributes: AttributeMap;
   readonly createdAtMs: number;
@@ -144,8 +147,8 @@ export function validatePatch(input: SessionPatchInput, limits: SessionLimits): 
 }
 
 /**
- * The stored part of a session: what a store keeps and a patch changes. `lastAccessedAtMs` and
- * expiry are the store's business (Redis derives them from the key's TTL).
+ * The stored part of a session: what a store keeps and a patch changes. When it was last used
+ * and when it expires are decided by the rules below (`idleDeadlineMs`) and handed to the store.
  */
 export interface SessionState {
   principal: string | null;
@@ -192,6 +195,34 @@ export function patchError(outcome: Extract<PatchOutcome, { ok: false }>, maxAtt
 
 export function sessionNotFound(): GatewayError {
   return new GatewayError('SESSION_NOT_FOUND', 'no such session (it may have expired or been revoked)');
+}
+
+/**
+ * When a session used at `usedAtMs` expires if it is not used again: the one place the expiry
+ * rule is written. Every store is given the deadline this computes; none works it out itself.
+ */
+export function idleDeadlineMs(usedAtMs: number, maxInactiveSeconds: number): number {
+  return usedAtMs + maxInactiveSeconds * 1000;
+}
+
+/** A session as a store holds it: its state and when its idle clock last restarted. */
+export interface StoredSession extends Readonly<SessionState> {
+  readonly lastAccessedAtMs: number;
+}
+
+/** The session as answered to callers: the stored state with its ID, digest and deadline. */
+export function sessionRecord(id: string, digest: string, stored: StoredSession): SessionRecord {
+  return {
+    id,
+    digest,
+    principal: stored.principal,
+    attributes: stored.attributes,
+    createdAtMs: stored.createdAtMs,
+    lastAccessedAtMs: stored.lastAccessedAtMs,
+    expiresAtMs: idleDeadlineMs(stored.lastAccessedAtMs, stored.maxInactiveSeconds),
+    maxInactiveSeconds: stored.maxInactiveSeconds,
+    version: stored.version,
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Where a session ID comes from on the way in. In order: the session header (`X-Session-ID`),
- * then the session cookie. The legacy route also reads the `JSESSIONID` query parameter (see
- * `rest/session-shim.ts`). Anything not well-formed is "no session".
+ * then the session cookie; the legacy route first reads the `JSESSIONID` query parameter
+ * (`presentedLegacyId`). Anything not well-formed is "no session".
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { isWellFormedSessionId } from './ids';
@@ -34,4 +34,20 @@ function cookieValue(header: string, name: string): string | undefined {
     if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+const LEGACY_PARAM = 'jsessionid';
+
+/**
+ * The legacy route's `JSESSIONID` query parameter, name in any case; null when absent or not
+ * well-formed. (With Fastify's semicolon delimiter a servlet-style `/api/v1/session;jsessionid=<id>`
+ * arrives as a query parameter too.)
+ */
+export function presentedLegacyId(query: Readonly<Record<string, string | readonly string[] | undefined>>): string | null {
+  for (const [name, value] of Object.entries(query)) {
+    if (name.toLowerCase() !== LEGACY_PARAM) continue;
+    const id = typeof value === 'string' ? value : value?.[0];
+    if (id !== undefined && id !== '') return isWellFormedSessionId(id) ? id : null;
+  }
+  return null;
 }

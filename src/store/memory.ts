@@ -5,18 +5,18 @@
  * Expired sessions are dropped when touched and by a sweep once a minute, so an idle process
  * does not hold them forever.
  */
-import { sessionDigest } from '../session/ids';
+import { applyPatch, patchError, sessionNotFound, type NewSession, type SessionPatch, type SessionState, type StoredSession } from '../session/model';
 import {
-  applyPatch,
-  patchError,
-  sessionNotFound,
-  touchDue,
-  type NewSession,
-  type SessionPatch,
-  type SessionRecord,
-  type SessionState,
-} from '../session/model';
-import { NO_SESSION, type AttributeRead, type ChangeFeed, type ChangeKind, type ChangeListener, type SessionStore } from './store';
+  NO_SESSION,
+  type AttributeRead,
+  type ChangeFeed,
+  type ChangeKind,
+  type ChangeListener,
+  type SessionStore,
+  type UpdateResult,
+  type UpdateTimes,
+  type WriteTimes,
+} from './store';
 
 /** Changes in one process: delivered synchronously with the write, never lost. */
 class LocalChangeFeed implements ChangeFeed {
@@ -46,7 +46,6 @@ interface Entry {
 
 export interface MemoryStoreOptions {
   readonly maxAttributeBytes: number;
-  readonly touchIntervalSeconds: number;
   /** The clock, in epoch milliseconds; tests move it to expire sessions without waiting. */
   readonly now?: () => number;
   readonly sweepIntervalMs?: number;
@@ -57,80 +56,86 @@ export class MemorySessionStore implements SessionStore {
   readonly changes = new LocalChangeFeed();
   // Keyed by digest, like Redis, so a heap dump holds no usable ID either.
   private readonly entries = new Map<string, Entry>();
-  private readonly now: () => number;
-  private readonly touchIntervalMs: number;
+  private readonly clock: () => number;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: MemoryStoreOptions) {
-    this.now = options.now ?? Date.now;
-    this.touchIntervalMs = options.touchIntervalSeconds * 1000;
+    this.clock = options.now ?? Date.now;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
   }
 
-  async create(id: string, session: NewSession): Promise<SessionRecord | null> {
-    const key = sessionDigest(id);
-    const nowMs = this.now();
-    if (this.live(key, nowMs)) return null;
+  now(): number {
+    return this.clock();
+  }
+
+  async create(digest: string, session: NewSession, times: WriteTimes): Promise<StoredSession | null> {
+    if (this.live(digest, this.clock())) return null;
     const entry: Entry = {
       state: {
         principal: session.principal,
         attributes: new Map(session.attributes),
-        createdAtMs: nowMs,
+        createdAtMs: times.nowMs,
         maxInactiveSeconds: session.maxInactiveSeconds,
         version: 1,
       },
-      lastAccessedAtMs: nowMs,
-      expiresAtMs: nowMs + session.maxInactiveSeconds * 1000,
+      lastAccessedAtMs: times.nowMs,
+      expiresAtMs: times.expiresAtMs,
     };
-    this.entries.set(key, entry);
-    this.changes.announce(key, 'ISSUED', 1);
-    return toRecord(id, entry);
+    this.entries.set(digest, entry);
+    this.changes.announce(digest, 'ISSUED', 1);
+    return stored(entry);
   }
 
-  async getMany(ids: readonly string[]): Promise<Array<SessionRecord | null>> {
-    const nowMs = this.now();
-    return ids.map((id) => {
-      const entry = this.live(sessionDigest(id), nowMs);
-      if (entry === undefined) return null;
-      if (touchDue(entry.lastAccessedAtMs, nowMs, this.touchIntervalMs)) {
-        entry.lastAccessedAtMs = nowMs;
-        entry.expiresAtMs = nowMs + entry.state.maxInactiveSeconds * 1000;
-      }
-      return toRecord(id, entry);
+  async getMany(digests: readonly string[]): Promise<Array<StoredSession | null>> {
+    const nowMs = this.clock();
+    return digests.map((digest) => {
+      const entry = this.live(digest, nowMs);
+      return entry === undefined ? null : stored(entry);
     });
   }
 
-  async readAttribute(id: string, name: string): Promise<AttributeRead> {
-    const [record] = await this.getMany([id]);
-    if (record === null || record === undefined) return NO_SESSION;
-    const json = record.attributes.get(name);
-    return { found: true, json: json === undefined ? null : Buffer.from(json) };
+  async readAttribute(digest: string, name: string): Promise<AttributeRead> {
+    const entry = this.live(digest, this.clock());
+    if (entry === undefined) return NO_SESSION;
+    const json = entry.state.attributes.get(name);
+    return {
+      found: true,
+      json: json === undefined ? null : Buffer.from(json),
+      lastAccessedAtMs: entry.lastAccessedAtMs,
+      maxInactiveSeconds: entry.state.maxInactiveSeconds,
+    };
   }
 
-  async update(id: string, patch: SessionPatch): Promise<SessionRecord> {
-    const nowMs = this.now();
-    const key = sessionDigest(id);
-    const entry = this.live(key, nowMs);
+  async touch(digest: string, seenLastAccessedAtMs: number, times: WriteTimes): Promise<boolean> {
+    const entry = this.live(digest, this.clock());
+    if (entry === undefined || entry.lastAccessedAtMs !== seenLastAccessedAtMs) return false;
+    entry.lastAccessedAtMs = times.nowMs;
+    entry.expiresAtMs = times.expiresAtMs;
+    return true;
+  }
+
+  async update(digest: string, patch: SessionPatch, times: UpdateTimes): Promise<UpdateResult> {
+    const entry = this.live(digest, this.clock());
     if (entry === undefined) throw sessionNotFound();
+    if (patch.expectedVersion !== undefined && patch.expectedVersion !== entry.state.version) {
+      throw patchError({ ok: false, code: 'VERSION_CONFLICT', detail: entry.state.version }, this.options.maxAttributeBytes);
+    }
+    const maxInactiveSeconds = patch.maxInactiveSeconds ?? entry.state.maxInactiveSeconds;
+    if (maxInactiveSeconds !== times.maxInactiveSeconds) return { written: false, maxInactiveSeconds };
     const outcome = applyPatch(entry.state, patch, this.options.maxAttributeBytes);
     if (!outcome.ok) throw patchError(outcome, this.options.maxAttributeBytes);
-    const next: Entry = {
-      state: outcome.state,
-      lastAccessedAtMs: nowMs,
-      expiresAtMs: nowMs + outcome.state.maxInactiveSeconds * 1000,
-    };
-    this.entries.set(key, next);
-    this.changes.announce(key, 'UPDATED', next.state.version);
-    return toRecord(id, next);
+    const next: Entry = { state: outcome.state, lastAccessedAtMs: times.nowMs, expiresAtMs: times.expiresAtMs };
+    this.entries.set(digest, next);
+    this.changes.announce(digest, 'UPDATED', next.state.version);
+    return { written: true, session: stored(next) };
   }
 
-  async destroy(id: string): Promise<boolean> {
-    const key = sessionDigest(id);
-    const entry = this.live(key, this.now());
+  async destroy(digest: string): Promise<boolean> {
+    const entry = this.live(digest, this.clock());
     if (entry === undefined) return false;
-    this.entries.delete(key);
-    this.changes.announce(key, 'REVOKED', entry.state.version + 1);
+    this.entries.delete(digest);
+    this.changes.announce(digest, 'REVOKED', entry.state.version + 1);
     return true;
   }
 
@@ -148,31 +153,29 @@ export class MemorySessionStore implements SessionStore {
     return this.entries.size;
   }
 
-  private live(key: string, nowMs: number): Entry | undefined {
-    const entry = this.entries.get(key);
+  private live(digest: string, nowMs: number): Entry | undefined {
+    const entry = this.entries.get(digest);
     if (entry === undefined) return undefined;
     if (entry.expiresAtMs <= nowMs) {
-      this.entries.delete(key);
+      this.entries.delete(digest);
       return undefined;
     }
     return entry;
   }
 
   private sweep(): void {
-    const nowMs = this.now();
-    for (const [key, entry] of this.entries) if (entry.expiresAtMs <= nowMs) this.entries.delete(key);
+    const nowMs = this.clock();
+    for (const [digest, entry] of this.entries) if (entry.expiresAtMs <= nowMs) this.entries.delete(digest);
   }
 }
 
-function toRecord(id: string, entry: Entry): SessionRecord {
+function stored(entry: Entry): StoredSession {
   return {
-    id,
     principal: entry.state.principal,
-    // A copy: callers must not be able to change the stored map through a record.
+    // A copy: callers must not be able to change the stored map through what they were given.
     attributes: new Map(entry.state.attributes),
     createdAtMs: entry.state.createdAtMs,
     lastAccessedAtMs: entry.lastAccessedAtMs,
-    expiresAtMs: entry.expiresAtMs,
     maxInactiveSeconds: entry.state.maxInactiveSeconds,
     version: entry.state.version,
   };

@@ -12,7 +12,7 @@
  * (SETRANGE) together with PEXPIREAT = lastAccessedAt + maxInactive: the key's expiry is always
  * derivable from the value, and a read is one plain GET.
  */
-import type { SessionState } from '../session/model';
+import type { StoredSession } from '../session/model';
 
 export const FORMAT_VERSION = 1;
 /** Where lastAccessedAtMs starts in the value (it takes 13 digits until the year 2286). */
@@ -28,11 +28,6 @@ export function encodeAttributes(attributes: Iterable<readonly [string, string]>
   let out = '';
   for (const [name, json] of attributes) out += lengthPrefixed(name) + lengthPrefixed(json);
   return out;
-}
-
-/** A session as stored: its state and when its idle clock last restarted. */
-export interface StoredSession extends SessionState {
-  lastAccessedAtMs: number;
 }
 
 export class CorruptSessionError extends Error {

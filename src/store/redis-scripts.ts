@@ -3,25 +3,13 @@
  * loaded once per connection with `defineCommand` (EVALSHA, falling back to EVAL after a Redis
  * restart flushed the script cache). Reads need no script: they are a plain GET / MGET.
  *
- * The session value format is described in `redis-codec.ts`. Times come from Redis's own clock,
- * so gateway instances with skewed clocks still agree on createdAt and expiry; every expiry is
- * set as an absolute PXAT / PEXPIREAT equal to lastAccessedAt + maxInactive, so the value alone
- * tells when the key expires.
+ * The session value format is described in `redis-codec.ts`. The scripts make no rule of time:
+ * each is given the time of the write (on the store's clock: ours, corrected by Redis's TIME, so
+ * gateway instances agree) and the absolute deadline the session rules computed
+ * (`session/model.ts`), and set it as PXAT / PEXPIREAT.
  */
 
 import { LAST_ACCESS_OFFSET } from './redis-codec';
-
-/**
- * Epoch milliseconds from Redis's clock, as a number (for PXAT) and as a 13-digit decimal string
- * (for the value: Lua 5.1 would print the number as 1.7e+12).
- */
-const NOW = `
-local function now_ms()
-  local t = redis.call('TIME')
-  local ms = math.floor(tonumber(t[2]) / 1000)
-  return tonumber(t[1]) * 1000 + ms, t[1] .. string.format('%03d', ms)
-end
-`;
 
 /**
  * Announces a change on the namespace's change channel, in the same script (so the same atomic
@@ -42,18 +30,17 @@ export function changeChannel(namespace: string): string {
 }
 
 /**
- * KEYS[1]: session key. ARGV: maxInactive seconds, principal ('' for none), encoded attributes.
- * Creates the session only if the key is free (SET NX).
- * Returns createdAt ms, or false if the key is taken.
+ * KEYS[1]: session key. ARGV: now ms (13 digits), expiresAt ms, maxInactive seconds, principal
+ * ('' for none), encoded attributes. Creates the session only if the key is free (SET NX).
+ * Returns 1, or false if the key is taken.
  */
-export const CREATE_SESSION = `${NOW}${ANNOUNCE}
-local now, now_text = now_ms()
-local value = '1|' .. now_text .. '|' .. ARGV[1] .. '|' .. now_text .. '|1|' .. #ARGV[2] .. '|' .. ARGV[2] .. ARGV[3]
-if not redis.call('SET', KEYS[1], value, 'PXAT', now + tonumber(ARGV[1]) * 1000, 'NX') then
+export const CREATE_SESSION = `${ANNOUNCE}
+local value = '1|' .. ARGV[1] .. '|' .. ARGV[3] .. '|' .. ARGV[1] .. '|1|' .. #ARGV[4] .. '|' .. ARGV[4] .. ARGV[5]
+if not redis.call('SET', KEYS[1], value, 'PXAT', ARGV[2], 'NX') then
   return false
 end
 announce('ISSUED', 1)
-return now
+return 1
 `;
 
 /**
@@ -70,35 +57,36 @@ return 1
 `;
 
 /**
- * KEYS[1]: session key. ARGV[1]: touch interval in ms.
- * Slides the expiry of a session that is still there and whose last access is at least the
- * interval ago; otherwise does nothing (another instance touched it first, or it is gone: a
- * touch never brings a session back and never moves lastAccessedAt backwards).
- * Returns the new lastAccessedAt ms, or false when nothing was written.
+ * KEYS[1]: session key. ARGV: the lastAccessedAt ms the read that decided this touch saw (13
+ * digits), now ms (13 digits), the new expiresAt ms.
+ * Slides the expiry of a session that is still there and was not used since that read;
+ * otherwise does nothing (another instance touched or updated it first, or it is gone: a touch
+ * never brings a session back and never moves lastAccessedAt backwards).
+ * Returns 1, or false when nothing was written.
  */
-export const TOUCH_SESSION = `${NOW}
+export const TOUCH_SESSION = `
 local head = redis.call('GETRANGE', KEYS[1], 0, 63)
-local last, max = string.match(head, '^1|(%d+)|(%d+)|')
-if not last then return false end
-local now, now_text = now_ms()
-if now - tonumber(last) < tonumber(ARGV[1]) then return false end
-redis.call('SETRANGE', KEYS[1], ${LAST_ACCESS_OFFSET}, now_text)
-redis.call('PEXPIREAT', KEYS[1], now + tonumber(max) * 1000)
-return now
+local last = string.match(head, '^1|(%d+)|')
+if last ~= ARGV[1] then return false end
+redis.call('SETRANGE', KEYS[1], ${LAST_ACCESS_OFFSET}, ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1
 `;
 
 /**
  * KEYS[1]: session key. ARGV:
  *   1 expected version or ''          2 new maxInactive seconds or ''
  *   3 principal: '' keep, '-' clear, '=' set to ARGV[4]
- *   5 max attribute bytes             6 n = number of names to unset
- *   7..6+n names to unset             then name, json pairs to set
+ *   5 max attribute bytes             6 now ms (13 digits)
+ *   7 expiresAt ms                    8 the maxInactive seconds expiresAt was computed for
+ *   9 n = number of names to unset    10..9+n names to unset, then name, json pairs to set
  * Returns { 'OK', newValue } | { 'NOT_FOUND' } | { 'VERSION_CONFLICT', version }
+ *       | { 'IDLE', maxInactive } (the deadline was computed for another idle time)
  *       | { 'PAYLOAD_TOO_LARGE', bytes }. Writes nothing unless it answers OK, and never writes
  * a key that is not there: an expired or revoked session stays gone. An update counts as use:
- * it restarts the idle clock. Mirrors applyPatch() in session/model.ts.
+ * it restarts the idle clock at ARGV[6]. Mirrors applyPatch() in session/model.ts.
  */
-export const UPDATE_SESSION = `${NOW}${ANNOUNCE}
+export const UPDATE_SESSION = `${ANNOUNCE}
 local value = redis.call('GET', KEYS[1])
 if not value then return { 'NOT_FOUND' } end
 
@@ -132,12 +120,16 @@ end
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= version then
   return { 'VERSION_CONFLICT', version }
 end
+if ARGV[2] ~= '' then max_inactive = ARGV[2] end
+if max_inactive ~= ARGV[8] then
+  return { 'IDLE', max_inactive }
+end
 
-local n_unset = tonumber(ARGV[6])
-for i = 7, 6 + n_unset do
+local n_unset = tonumber(ARGV[9])
+for i = 10, 9 + n_unset do
   attrs[ARGV[i]] = nil
 end
-for i = 7 + n_unset, #ARGV, 2 do
+for i = 10 + n_unset, #ARGV, 2 do
   local name = ARGV[i]
   if attrs[name] == nil then order[#order + 1] = name end
   attrs[name] = ARGV[i + 1]
@@ -156,12 +148,10 @@ if bytes > tonumber(ARGV[5]) then
   return { 'PAYLOAD_TOO_LARGE', bytes }
 end
 
-if ARGV[2] ~= '' then max_inactive = ARGV[2] end
 if ARGV[3] == '-' then principal = '' elseif ARGV[3] == '=' then principal = ARGV[4] end
-local now, now_text = now_ms()
-local next_value = '1|' .. now_text .. '|' .. max_inactive .. '|' .. created .. '|' .. (version + 1) .. '|'
+local next_value = '1|' .. ARGV[6] .. '|' .. max_inactive .. '|' .. created .. '|' .. (version + 1) .. '|'
   .. #principal .. '|' .. principal .. table.concat(parts)
-redis.call('SET', KEYS[1], next_value, 'PXAT', now + tonumber(max_inactive) * 1000)
+redis.call('SET', KEYS[1], next_value, 'PXAT', ARGV[7])
 announce('UPDATED', version + 1)
 return { 'OK', next_value }
 `;

@@ -1,41 +1,47 @@
 /**
- * The Redis store: one shared ioredis client for the process, every session one string (see
- * `redis-codec.ts`), every compound write one Lua script (see `redis-scripts.ts`).
+ * The Redis store: the ioredis connection it is handed (see `connect.ts`), every session one
+ * string (see `redis-codec.ts`), every compound write one Lua script (see `redis-scripts.ts`).
  *
- * A read is one GET (MGET for many): no script, no write. When a session's last access is at
- * least the touch interval ago, the read is followed by a TOUCH script that slides the expiry —
- * at most one write per session per interval, whatever the read rate. Whether a touch is due is
- * judged on Redis's clock (the local clock corrected by the offset Redis's TIME showed), so a
- * gateway host whose clock is behind cannot let sessions in use expire.
+ * A read is one GET (MGET for many): no script, no write. The service decides when a read should
+ * slide the expiry and asks for a TOUCH script. Its clock is this store's `now()`: ours, corrected
+ * by the offset Redis's TIME showed (read on every connect and every few minutes), so a gateway
+ * host whose clock is off cannot let sessions in use expire, and instances agree on times.
  *
- * Keys are `<namespace>:{<sha256(id) base64url>}`: the ID itself never reaches Redis, so a dump,
+ * Keys are `<namespace>:{<digest>}`, the digest being the SHA-256 of the ID the service made: the
+ * ID itself never reaches the store, so a dump,
  * MONITOR output or the slow log holds nothing a client could present. The braces are a Redis
  * Cluster hash tag: any key added for a session later (`<namespace>:{digest}:…`) lands in the
  * same slot, so moving to Cluster needs no change of layout.
  *
- * Failure: commands are never queued while Redis is unreachable (`enableOfflineQueue: false`,
- * no per-request retries), so a client hears STORE_UNAVAILABLE at once instead of waiting on a
- * dead socket. Every call has its own deadline of `commandTimeoutMs` from the moment it is made
+ * Failure: the connection never queues commands while Redis is unreachable (`connect.ts`), so a
+ * client hears STORE_UNAVAILABLE at once instead of waiting on a dead socket (what each failure
+ * means is decided in `redis-errors.ts`). Every call has its own deadline of `commandTimeoutMs` from the moment it is made
  * (ioredis's own timeout starts only when a command is written, and auto-pipelined commands
  * wait behind a stuck one). A write's error says what is known: NOT_APPLIED when it never left
  * or Redis refused it, UNKNOWN when it was sent and no answer came (it may still run when a
  * frozen Redis resumes). The client keeps reconnecting in the background and the store serves
  * again as soon as Redis is back.
  */
-import Redis, { ReplyError } from 'ioredis';
-import { GatewayError, type WriteOutcome } from '../errors';
-import { sessionDigest } from '../session/ids';
-import { patchError, sessionNotFound, touchDue, type NewSession, type SessionPatch, type SessionRecord } from '../session/model';
-import { decodeSession, encodeAttributes, readAttribute, type StoredSession } from './redis-codec';
+import type Redis from 'ioredis';
+import { patchError, sessionNotFound, type NewSession, type SessionPatch, type StoredSession } from '../session/model';
+import { decodeSession, encodeAttributes, readAttribute } from './redis-codec';
 import { RedisChangeFeed } from './redis-changes';
+import { classifyRedisError, storeUnavailable } from './redis-errors';
 import { changeChannel, CREATE_SESSION, DESTROY_SESSION, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
-import { NO_SESSION, type AttributeRead, type CommandObserver, type SessionStore, type StoreOperation } from './store';
+import {
+  NO_SESSION,
+  type AttributeRead,
+  type CommandObserver,
+  type SessionStore,
+  type StoreOperation,
+  type UpdateResult,
+  type UpdateTimes,
+  type WriteTimes,
+} from './store';
 
 export interface RedisStoreOptions {
-  readonly url: string;
   readonly namespace: string;
   readonly maxAttributeBytes: number;
-  readonly touchIntervalSeconds: number;
   readonly commandTimeoutMs: number;
   readonly logger?: { warn(details: object, message: string): void };
   /** Times every command (metrics); the store itself knows nothing of HTTP or Prometheus. */
@@ -49,97 +55,77 @@ type Arg = string | number;
 /** The client with the commands `defineCommand` adds. */
 interface ScriptedRedis extends Redis {
   createSession(key: string, ...args: Arg[]): Promise<number | null>;
-  touchSession(key: string, intervalMs: number): Promise<number | null>;
+  touchSession(key: string, ...args: Arg[]): Promise<number | null>;
   updateSessionBuffer(key: string, ...args: Arg[]): Promise<Array<Buffer | number>>;
   destroySession(key: string): Promise<number>;
 }
 
-const MAX_RECONNECT_DELAY_MS = 1000;
+/** How often the clock offset is read again while connected (drift between hosts is slow). */
+const CLOCK_SYNC_MS = 10 * 60_000;
 
 export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis';
-  readonly client: Redis;
   readonly changes: RedisChangeFeed;
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
-  private readonly touchIntervalMs: number;
   private readonly attributeNames = new Map<string, Buffer>();
   /** Redis's clock minus ours, from the last TIME Redis showed us. */
   private clockOffsetMs = 0;
+  private readonly clockSync: NodeJS.Timeout;
   private lastErrorLogMs = 0;
 
-  constructor(private readonly options: RedisStoreOptions) {
-    const client = new Redis(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      enableAutoPipelining: true,
-      commandTimeout: options.commandTimeoutMs,
-      connectTimeout: Math.max(options.commandTimeoutMs, 1000),
-      retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
-    });
+  /** Takes `client` over: the store defines its scripts on it and closes it. */
+  constructor(
+    readonly client: Redis,
+    private readonly options: RedisStoreOptions,
+  ) {
     client.defineCommand('createSession', { lua: CREATE_SESSION, numberOfKeys: 1 });
     client.defineCommand('touchSession', { lua: TOUCH_SESSION, numberOfKeys: 1 });
     client.defineCommand('updateSession', { lua: UPDATE_SESSION, numberOfKeys: 1 });
     client.defineCommand('destroySession', { lua: DESTROY_SESSION, numberOfKeys: 1 });
     client.on('error', (error: Error) => this.logConnectionError(error));
     client.on('ready', () => void this.syncClock());
-    this.client = client;
+    if (client.status === 'ready') void this.syncClock();
+    this.clockSync = setInterval(() => void this.syncClock(), CLOCK_SYNC_MS);
+    this.clockSync.unref();
     this.redis = client as ScriptedRedis;
     this.prefix = `${options.namespace}:`;
-    this.touchIntervalMs = options.touchIntervalSeconds * 1000;
     this.changes = new RedisChangeFeed(client, changeChannel(options.namespace), options.commandTimeoutMs, options.changeHeartbeatMs ?? 5000);
   }
 
-  /** The Redis key a session ID is stored under. */
-  keyOf(id: string): string {
-    return `${this.prefix}{${sessionDigest(id)}}`;
+  /** The Redis key a session is stored under, by its digest. */
+  keyOf(digest: string): string {
+    return `${this.prefix}{${digest}}`;
   }
 
-  async create(id: string, session: NewSession): Promise<SessionRecord | null> {
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  async create(digest: string, session: NewSession, times: WriteTimes): Promise<StoredSession | null> {
     const reply = await this.call('create', () =>
-      this.redis.createSession(this.keyOf(id), session.maxInactiveSeconds, session.principal ?? '', encodeAttributes(session.attributes)),
+      this.redis.createSession(this.keyOf(digest), times.nowMs, times.expiresAtMs, session.maxInactiveSeconds, session.principal ?? '', encodeAttributes(session.attributes)),
     );
     if (reply === null) return null;
-    const createdAtMs = Number(reply);
-    this.observeRedisTime(createdAtMs);
-    const stored = { ...session, attributes: new Map(session.attributes), createdAtMs, lastAccessedAtMs: createdAtMs, version: 1 };
-    return toRecord(id, stored);
+    return { ...session, attributes: new Map(session.attributes), createdAtMs: times.nowMs, lastAccessedAtMs: times.nowMs, version: 1 };
   }
 
-  async getMany(ids: readonly string[]): Promise<Array<SessionRecord | null>> {
-    if (ids.length === 0) return [];
-    const keys = ids.map((id) => this.keyOf(id));
-    const values = await this.call('getMany', () =>
-      keys.length === 1 ? this.redis.getBuffer(keys[0] as string).then((value) => [value]) : this.redis.mgetBuffer(keys),
-    );
-    const nowMs = Date.now() + this.clockOffsetMs;
-    const records: Array<SessionRecord | null> = [];
-    const touches: Array<Promise<void>> = [];
-    for (let i = 0; i < ids.length; i++) {
-      const value = values[i];
-      if (value === null || value === undefined) {
-        records.push(null);
-        continue;
-      }
-      const stored = decodeSession(value);
-      records.push(toRecord(ids[i] as string, stored));
-      if (touchDue(stored.lastAccessedAtMs, nowMs, this.touchIntervalMs)) touches.push(this.touch(keys[i] as string, stored, records, i));
+  getMany(digests: readonly string[]): Promise<Array<StoredSession | null>> {
+    if (digests.length === 0) return Promise.resolve([]);
+    if (digests.length === 1) {
+      const key = this.keyOf(digests[0] as string);
+      return this.call('getMany', () => this.redis.getBuffer(key)).then((value) => [value === null ? null : decodeSession(value)]);
     }
-    if (touches.length > 0) await Promise.all(touches);
-    return records;
+    const keys = digests.map((digest) => this.keyOf(digest));
+    return this.call('getMany', () => this.redis.mgetBuffer(keys)).then((values) => values.map((value) => (value === null ? null : decodeSession(value))));
   }
 
-  readAttribute(id: string, name: string): Promise<AttributeRead> {
-    const key = this.keyOf(id);
-    return this.call('getMany', () => this.redis.getBuffer(key)).then((value) => {
+  readAttribute(digest: string, name: string): Promise<AttributeRead> {
+    const key = this.keyOf(digest);
+    return this.call('readAttribute', () => this.redis.getBuffer(key)).then((value) => {
       if (value === null) return NO_SESSION;
       const view = readAttribute(value, this.nameBytes(name));
-      const read = { found: true, json: view.json } as const;
-      if (!touchDue(view.lastAccessedAtMs, Date.now() + this.clockOffsetMs, this.touchIntervalMs)) return read;
-      return this.call('touch', () => this.redis.touchSession(key, this.touchIntervalMs)).then((touchedAtMs) => {
-        if (touchedAtMs !== null) this.observeRedisTime(touchedAtMs);
-        return read;
-      });
+      return { found: true, json: view.json, lastAccessedAtMs: view.lastAccessedAtMs, maxInactiveSeconds: view.maxInactiveSeconds };
     });
   }
 
@@ -153,38 +139,37 @@ export class RedisSessionStore implements SessionStore {
     return bytes;
   }
 
-  /** Slides one session's expiry; on success the record it answers with shows the new times. */
-  private async touch(key: string, stored: StoredSession, records: Array<SessionRecord | null>, index: number): Promise<void> {
-    const touchedAtMs = await this.call('touch', () => this.redis.touchSession(key, this.touchIntervalMs));
-    if (touchedAtMs === null) return; // another instance touched it first, or it is gone
-    this.observeRedisTime(touchedAtMs);
-    records[index] = toRecord((records[index] as SessionRecord).id, { ...stored, lastAccessedAtMs: touchedAtMs });
+  touch(digest: string, seenLastAccessedAtMs: number, times: WriteTimes): Promise<boolean> {
+    const key = this.keyOf(digest);
+    return this.call('touch', () => this.redis.touchSession(key, seenLastAccessedAtMs, times.nowMs, times.expiresAtMs)).then((reply) => reply !== null);
   }
 
-  async update(id: string, patch: SessionPatch): Promise<SessionRecord> {
+  async update(digest: string, patch: SessionPatch, times: UpdateTimes): Promise<UpdateResult> {
     const args: Arg[] = [
       patch.expectedVersion ?? '',
       patch.maxInactiveSeconds ?? '',
       patch.principal === undefined ? '' : patch.principal === null ? '-' : '=',
       patch.principal ?? '',
       this.options.maxAttributeBytes,
+      times.nowMs,
+      times.expiresAtMs,
+      times.maxInactiveSeconds,
       patch.unset.length,
       ...patch.unset,
     ];
     for (const [name, json] of patch.set) args.push(name, json);
-    const reply = await this.call('update', () => this.redis.updateSessionBuffer(this.keyOf(id), ...args));
+    const reply = await this.call('update', () => this.redis.updateSessionBuffer(this.keyOf(digest), ...args));
     const status = String(reply[0]);
     if (status === 'NOT_FOUND') throw sessionNotFound();
+    if (status === 'IDLE') return { written: false, maxInactiveSeconds: Number(String(reply[1])) };
     if (status === 'VERSION_CONFLICT' || status === 'PAYLOAD_TOO_LARGE') {
       throw patchError({ ok: false, code: status, detail: Number(reply[1]) }, this.options.maxAttributeBytes);
     }
-    const stored = decodeSession(reply[1] as Buffer);
-    this.observeRedisTime(stored.lastAccessedAtMs);
-    return toRecord(id, stored);
+    return { written: true, session: decodeSession(reply[1] as Buffer) };
   }
 
-  async destroy(id: string): Promise<boolean> {
-    return (await this.call('destroy', () => this.redis.destroySession(this.keyOf(id)))) > 0;
+  async destroy(digest: string): Promise<boolean> {
+    return (await this.call('destroy', () => this.redis.destroySession(this.keyOf(digest)))) > 0;
   }
 
   async ping(): Promise<void> {
@@ -193,6 +178,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** QUIT politely when Redis answers; never wait on a Redis that does not. */
   async close(): Promise<void> {
+    clearInterval(this.clockSync);
     await this.changes.close();
     if (this.client.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
@@ -230,29 +216,28 @@ export class RedisSessionStore implements SessionStore {
         return true;
       };
       const timer = setTimeout(() => {
-        if (settle(false)) reject(storeError(operation, 'UNKNOWN', `did not answer within ${this.options.commandTimeoutMs} ms`));
+        if (settle(false)) reject(storeUnavailable(operation, 'UNKNOWN', `did not answer within ${this.options.commandTimeoutMs} ms`));
       }, this.options.commandTimeoutMs);
       pending.then(
         (result) => {
           if (settle(true)) resolve(result);
         },
         (error: unknown) => {
-          if (settle(false)) reject(toGatewayError(operation, error));
+          if (settle(false)) reject(classifyRedisError(operation, error));
         },
       );
     });
   }
 
-  private observeRedisTime(redisNowMs: number): void {
-    this.clockOffsetMs = redisNowMs - Date.now();
-  }
-
   private async syncClock(): Promise<void> {
     try {
+      const before = Date.now();
       const [seconds, micros] = await this.redis.time();
-      this.observeRedisTime(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000));
+      // Redis read its clock somewhere in the round trip: take the middle.
+      const midpoint = Math.round((before + Date.now()) / 2);
+      this.clockOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - midpoint;
     } catch {
-      // The next write's reply sets the offset instead.
+      // Keep the last offset; the next connect or sync tries again.
     }
   }
 
@@ -262,54 +247,4 @@ export class RedisSessionStore implements SessionStore {
     this.lastErrorLogMs = nowMs;
     this.options.logger?.warn({ reason: error.message }, 'redis connection error; retrying');
   }
-}
-
-/** The key expires exactly maxInactive after lastAccessedAt (every write sets PXAT so). */
-function toRecord(id: string, stored: StoredSession): SessionRecord {
-  return {
-    id,
-    principal: stored.principal,
-    attributes: stored.attributes,
-    createdAtMs: stored.createdAtMs,
-    lastAccessedAtMs: stored.lastAccessedAtMs,
-    expiresAtMs: stored.lastAccessedAtMs + stored.maxInactiveSeconds * 1000,
-    maxInactiveSeconds: stored.maxInactiveSeconds,
-    version: stored.version,
-  };
-}
-
-const WRITES: ReadonlySet<StoreOperation> = new Set(['create', 'update', 'destroy']);
-
-/**
- * STORE_UNAVAILABLE, worded for what is known. A read's outcome does not matter (reads change
- * nothing a client can see); a write's does, so a write's error carries it.
- */
-function storeError(operation: StoreOperation, outcome: WriteOutcome, reason: string, cause?: unknown): GatewayError {
-  const write = WRITES.has(operation);
-  const message =
-    outcome === 'NOT_APPLIED'
-      ? `the session store is unavailable (${reason})${write ? '; nothing was written' : ''}`
-      : `the session store ${reason}${write ? '; the write may or may not be applied: read the session (or pass expectedVersion) before retrying' : ''}`;
-  return new GatewayError('STORE_UNAVAILABLE', message, write ? { outcome, cause } : { cause });
-}
-
-/** ioredis's words for a command it never sent (offline, with the offline queue off). */
-const NEVER_SENT = /isn't writeable|enableOfflineQueue/;
-
-/**
- * Redis refusing a command it understood (script bug, wrong type under our namespace) is our
- * defect: INTERNAL. Redis refusing to run it now (LOADING, OOM, READONLY, BUSY…) and a command
- * that never left are NOT_APPLIED. A command that was sent and got no answer (timed out, or the
- * connection closed under it) is UNKNOWN: Redis may have run it, or may run it yet.
- */
-function toGatewayError(operation: StoreOperation, error: unknown): GatewayError {
-  if (error instanceof GatewayError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof ReplyError) {
-    if (/^(ERR|WRONGTYPE)/.test(message)) return new GatewayError('INTERNAL', 'the session store rejected a command', { cause: error });
-    return storeError(operation, 'NOT_APPLIED', `Redis refused: ${message.split(' ')[0] ?? 'error'}`, error);
-  }
-  if (NEVER_SENT.test(message)) return storeError(operation, 'NOT_APPLIED', 'not connected', error);
-  if (/timed out/i.test(message)) return storeError(operation, 'UNKNOWN', 'did not answer in time', error);
-  return storeError(operation, 'UNKNOWN', 'lost the connection', error);
 }

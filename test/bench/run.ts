@@ -55,6 +55,8 @@ import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { SessionClient } from '../../src/client';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
+import { idleDeadlineMs } from '../../src/session/model';
+import { redisConnection } from '../../src/store/connect';
 import { RedisSessionStore } from '../../src/store/redis';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -384,7 +386,7 @@ async function main(): Promise<void> {
     console.log(`seeding ${SESSIONS} sessions for each of the gateway, the floor and the peer …`);
     const ids = Array.from({ length: SESSIONS }, () => generateSessionId());
     const users = ids.map((_, i) => user(i));
-    const store = new RedisSessionStore({ url: redisUrl, namespace: 'session', maxAttributeBytes: 65536, touchIntervalSeconds: 60, commandTimeoutMs: 5000 });
+    const store = seedingStore(redisUrl);
     await store.ping().catch(async () => {
       await new Promise((r) => setTimeout(r, 200));
       await store.ping();
@@ -399,7 +401,7 @@ async function main(): Promise<void> {
         ids.slice(start, start + 500).map(async (id, offset) => {
           const i = start + offset;
           const json = JSON.stringify(users[i]);
-          await store.create(id, { principal: String(users[i]?.id), attributes: [['user', json]], maxInactiveSeconds: 3600 });
+          await store.create(sessionDigest(id), { principal: String(users[i]?.id), attributes: [['user', json]], maxInactiveSeconds: 3600 }, seedTimes(store));
           await redis.set(`floor:${id}`, json);
           await peerSet(id, { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000), httpOnly: true, path: '/' }, user: users[i] });
         }),
@@ -908,13 +910,13 @@ async function extraMeasurements(
     const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await memoryRedis.info('memory'))?.[1]);
     const memoryIds = Array.from({ length: MEMORY_SESSIONS }, () => generateSessionId());
 
-    const store = new RedisSessionStore({ url: memoryUrl, namespace: 'session', maxAttributeBytes: 65536, touchIntervalSeconds: 60, commandTimeoutMs: 5000 });
+    const store = seedingStore(memoryUrl);
     await new Promise((r) => setTimeout(r, 200));
     let before = await usedMemory();
     for (let start = 0; start < MEMORY_SESSIONS; start += 1000) {
       await Promise.all(
         memoryIds.slice(start, start + 1000).map((id, offset) =>
-          store.create(id, { principal: String(100000 + start + offset), attributes: [['user', JSON.stringify(user(start + offset))]], maxInactiveSeconds: 3600 }),
+          store.create(sessionDigest(id), { principal: String(100000 + start + offset), attributes: [['user', JSON.stringify(user(start + offset))]], maxInactiveSeconds: 3600 }, seedTimes(store)),
         ),
       );
     }
@@ -1113,3 +1115,14 @@ main().then(
     process.exit(1);
   },
 );
+
+/** The gateway's own store, to seed sessions with IDs the bench chooses (the gateway's layout, byte for byte). */
+function seedingStore(url: string): RedisSessionStore {
+  return new RedisSessionStore(redisConnection(url, 5000), { namespace: 'session', maxAttributeBytes: 65536, commandTimeoutMs: 5000 });
+}
+
+/** A seeded session's times, as the session service gives an issued one (idle time 3600 s). */
+function seedTimes(store: RedisSessionStore): { nowMs: number; expiresAtMs: number } {
+  const nowMs = store.now();
+  return { nowMs, expiresAtMs: idleDeadlineMs(nowMs, 3600) };
+}

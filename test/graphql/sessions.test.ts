@@ -2,7 +2,7 @@
  * The GraphQL face end to end: HTTP in (supertest against the real app), responses and Redis
  * state out, over a real redis-server.
  */
-import { generateSessionId } from '../../src/session/ids';
+import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { RedisSessionStore } from '../../src/store/redis';
 import { commandsOf, errorCode, gatewayOverRedis, SERVICE, SESSION_FIELDS, snapshot, waitUntil } from '../support/gateway';
 
@@ -15,7 +15,7 @@ const REVOKE = `mutation Revoke($id: ID) { revokeSession(id: $id) }`;
 const MANY = `query Many($ids: [ID!]!) { sessions(ids: $ids) { id principal } }`;
 
 const namespace = (): string => fx.gateway.config.sessionNamespace;
-const keyOf = (id: string): string => (fx.gateway.store as RedisSessionStore).keyOf(id);
+const keyOf = (id: string): string => (fx.gateway.store as RedisSessionStore).keyOf(sessionDigest(id));
 
 async function issue(input: Record<string, unknown> = { principal: 'user-1', attributes: { user: { id: 1, name: 'Kim' } } }): Promise<string> {
   const response = await fx.gateway.gql(ISSUE, { input }, SERVICE);

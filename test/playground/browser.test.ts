@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { sessionDigest } from '../../src/session/ids';
 import { SERVICE_TOKEN, startGateway, type Gateway } from '../support/gateway';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -118,7 +119,7 @@ test('GraphiQL, served by the gateway alone, issues a session and reads it back'
   expect(shown).not.toContain('"errors"');
 
   // The session the browser saw is the one the gateway keeps.
-  const [stored] = await gateway.store.getMany([id as string]);
+  const [stored] = await gateway.store.getMany([sessionDigest(id as string)]);
   expect(stored?.principal).toBe('42');
 
   mkdirSync(join(SCREENSHOT, '..'), { recursive: true });

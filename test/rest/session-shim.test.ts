@@ -1,14 +1,15 @@
 /**
  * The REST shim for backend modules (v2) and legacy callers (v1), over a real redis-server.
  */
-import { generateSessionId } from '../../src/session/ids';
+import { generateSessionId, sessionDigest } from '../../src/session/ids';
+import { idleDeadlineMs } from '../../src/session/model';
 import type { RedisSessionStore } from '../../src/store/redis';
 import { gatewayOverRedis, SERVICE, snapshot, waitUntil } from '../support/gateway';
 
 const fx = gatewayOverRedis();
 
 const USER = { id: 42, name: '김민수', roles: ['member'] };
-const keyOf = (id: string): string => (fx.gateway.store as RedisSessionStore).keyOf(id);
+const keyOf = (id: string): string => (fx.gateway.store as RedisSessionStore).keyOf(sessionDigest(id));
 
 async function sessionWithUser(): Promise<string> {
   const response = await fx.gateway.gql('mutation($u: JSON) { issueSession(input: { principal: "42", attributes: { user: $u } }) { id } }', { u: USER }, SERVICE);
@@ -82,7 +83,8 @@ describe('GET /api/v2/session', () => {
     const json = '{ "z":1,"a" : [ 12345678901234567890 , -0, 1E3 ],\t"\u00e9":"\ud55c\uae00", "s":"x\/y" }';
     expect(JSON.stringify(JSON.parse(json))).not.toBe(json);
     const id = generateSessionId();
-    await fx.gateway.store.create(id, { principal: null, attributes: [['user', json]], maxInactiveSeconds: 600 });
+    const nowMs = fx.gateway.store.now();
+    await fx.gateway.store.create(sessionDigest(id), { principal: null, attributes: [['user', json]], maxInactiveSeconds: 600 }, { nowMs, expiresAtMs: idleDeadlineMs(nowMs, 600) });
     const stored = (await fx.redis.getBuffer(keyOf(id))) as Buffer;
     const bytes = Buffer.from(json, 'utf8');
     expect(stored.includes(bytes)).toBe(true);

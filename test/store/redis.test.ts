@@ -1,6 +1,9 @@
 import type { Socket } from 'node:net';
 import type Redis from 'ioredis';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
+import type { Caller } from '../../src/session/caller';
+import { SessionService } from '../../src/sessions/service';
+import { redisConnection } from '../../src/store/connect';
 import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
 import { RedisSessionStore } from '../../src/store/redis';
 import { changeChannel } from '../../src/store/redis-scripts';
@@ -17,15 +20,21 @@ beforeAll(async () => {
 });
 afterAll(async () => server.destroy());
 
-function openStore(overrides: { maxAttributeBytes?: number; touchIntervalSeconds?: number; changeHeartbeatMs?: number } = {}): RedisSessionStore {
-  return new RedisSessionStore({
-    url: server.url,
+function openStore(overrides: { maxAttributeBytes?: number; changeHeartbeatMs?: number } = {}): RedisSessionStore {
+  return new RedisSessionStore(redisConnection(server.url, 2000), {
     namespace: uniqueNamespace(),
     maxAttributeBytes: overrides.maxAttributeBytes ?? 65536,
-    touchIntervalSeconds: overrides.touchIntervalSeconds ?? 60,
     commandTimeoutMs: 2000,
     ...(overrides.changeHeartbeatMs === undefined ? {} : { changeHeartbeatMs: overrides.changeHeartbeatMs }),
   });
+}
+
+const SERVICE: Caller = { service: true, sessionId: null };
+
+/** The session service on a store, as the gateway builds it. */
+function serviceOn(store: RedisSessionStore, touchIntervalSeconds = 60): SessionService {
+  const events = { sessionIssued: () => undefined, sessionUpdated: () => undefined, sessionRevoked: () => undefined };
+  return new SessionService(store, { limits: { maxAttributeBytes: 65536, defaultInactiveSeconds: 300 }, touchIntervalSeconds, events });
 }
 
 async function ready(store: RedisSessionStore): Promise<RedisSessionStore> {
@@ -40,16 +49,16 @@ describeSessionStore('redis', async (options) => {
     now: () => Date.now(),
     // Idle time passing: move the stored last access and the key's expiry back by that much,
     // exactly as they would stand had the session been idle that long.
-    async age(id, ms) {
-      const key = store.keyOf(id);
+    async age(digest, ms) {
+      const key = store.keyOf(digest);
       const stored = decodeSession((await redis.getBuffer(key)) as Buffer);
       const lastAccessedAtMs = stored.lastAccessedAtMs - ms;
       await redis.setrange(key, LAST_ACCESS_OFFSET, String(lastAccessedAtMs));
       await redis.pexpireat(key, lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
     },
-    async expire(id) {
-      await redis.pexpire(store.keyOf(id), 1);
-      await waitUntil(async () => (await redis.exists(store.keyOf(id))) === 0);
+    async expire(digest) {
+      await redis.pexpire(store.keyOf(digest), 1);
+      await waitUntil(async () => (await redis.exists(store.keyOf(digest))) === 0);
     },
     close: () => store.close(),
   };
@@ -58,9 +67,8 @@ describeSessionStore('redis', async (options) => {
 describe('redis store layout', () => {
   test('keys are a hash-tagged SHA-256 of the ID; neither keys nor values hold the ID', async () => {
     const store = await ready(openStore());
-    const id = generateSessionId();
-    await store.create(id, { principal: 'u1', attributes: [['user', '{"id":1}']], maxInactiveSeconds: 300 });
-    const namespace = store.keyOf(id).split(':')[0];
+    const { id } = await serviceOn(store).issue(SERVICE, { principal: 'u1', attributes: { user: { id: 1 } }, maxInactiveInterval: 300 });
+    const namespace = store.keyOf(sessionDigest(id)).split(':')[0];
     const keys = await redis.keys(`${namespace}:*`);
     expect(keys).toEqual([`${namespace}:{${sessionDigest(id)}}`]);
     const value = await redis.get(keys[0] as string);
@@ -74,15 +82,16 @@ describe('redis store layout', () => {
 
   test('reading 10 sessions is one Redis command (MGET), and reads within the touch interval write nothing', async () => {
     const store = await ready(openStore());
-    const ids = Array.from({ length: 10 }, () => generateSessionId());
-    for (const id of ids) await store.create(id, { principal: null, attributes: [['user', '1']], maxInactiveSeconds: 300 });
-    await store.getMany(ids); // loads the script, so the count below is steady state
+    const service = serviceOn(store);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await service.issue(SERVICE, { attributes: { user: 1 }, maxInactiveInterval: 300 })).id);
+    await service.getMany(ids); // loads the script, so the count below is steady state
 
     // Only what the store's own connection sends counts; the script's inner calls show as "lua".
     const before = await redis.info('commandstats');
-    let records: Awaited<ReturnType<typeof store.getMany>> = [];
+    let records: Awaited<ReturnType<typeof service.getMany>> = [];
     const commands = await commandsOf(server, store.client, async () => {
-      records = await store.getMany(ids);
+      records = await service.getMany(ids);
     });
     const after = await redis.info('commandstats');
 
@@ -94,28 +103,33 @@ describe('redis store layout', () => {
   });
 
   test("the key's TTL always matches the lastAccessedAt and maxInactiveInterval in the value", async () => {
-    const store = await ready(openStore({ touchIntervalSeconds: 0 }));
-    const id = generateSessionId();
-    await store.create(id, { principal: null, attributes: [], maxInactiveSeconds: 300 });
+    const store = await ready(openStore());
+    const service = serviceOn(store, 0);
+    const { id } = await service.issue(SERVICE, { maxInactiveInterval: 300 });
+    const key = store.keyOf(sessionDigest(id));
     const check = async (): Promise<void> => {
-      const stored = decodeSession((await redis.getBuffer(store.keyOf(id))) as Buffer);
-      expect(await redis.pexpiretime(store.keyOf(id))).toBe(stored.lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
+      const stored = decodeSession((await redis.getBuffer(key)) as Buffer);
+      expect(await redis.pexpiretime(key)).toBe(stored.lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
     };
     await check();
-    await store.getMany([id]); // interval 0: every read touches
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const [read] = await service.getMany([id]); // interval 0: every read touches
+    expect(read?.lastAccessedAtMs).toBeGreaterThan(read?.createdAtMs ?? Infinity);
     await check();
-    await store.update(id, { set: [], unset: [], maxInactiveSeconds: 60 });
+    await service.update(SERVICE, id, { maxInactiveInterval: 60 });
+    await check();
+    await service.update(SERVICE, id, { set: { a: 1 } }); // the idle time (60) is not the default (300)
     await check();
     await store.close();
   });
 
   test('a touch never brings back a session that is gone', async () => {
-    const store = await ready(openStore({ touchIntervalSeconds: 0 }));
-    const id = generateSessionId();
-    await store.create(id, { principal: null, attributes: [], maxInactiveSeconds: 300 });
-    await store.destroy(id);
-    expect(await store.getMany([id])).toEqual([null]);
-    expect(await redis.exists(store.keyOf(id))).toBe(0);
+    const store = await ready(openStore());
+    const service = serviceOn(store, 0);
+    const { id } = await service.issue(SERVICE, {});
+    await service.revoke(SERVICE, id);
+    expect(await service.getMany([id])).toEqual([null]);
+    expect(await redis.exists(store.keyOf(sessionDigest(id)))).toBe(0);
     await store.close();
   });
 });
@@ -168,7 +182,7 @@ describe('redis change feed', () => {
 
     const seen: string[] = [];
     await store.changes.listen({ change: (change) => seen.push(change.kind), lost: () => undefined });
-    await store.create(generateSessionId(), { principal: null, attributes: [], maxInactiveSeconds: 60 });
+    await serviceOn(store).issueAnonymous();
     await waitUntil(async () => seen.length === 1);
     expect(seen).toEqual(['ISSUED']);
     heartbeats.stop();
@@ -183,7 +197,7 @@ describe('redis change feed', () => {
     await waitUntil(async () => heartbeats.count() >= 5);
     // A real change after them: the channel is ordered, so the listener has had the heartbeats
     // by the time it hears this.
-    await store.create(generateSessionId(), { principal: null, attributes: [], maxInactiveSeconds: 60 });
+    await serviceOn(store).issueAnonymous();
     await waitUntil(async () => seen.length > 0);
     expect(seen).toEqual(['ISSUED']);
     heartbeats.stop();

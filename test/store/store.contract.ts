@@ -1,26 +1,34 @@
 /**
  * The SessionStore conformance suite: one set of behaviours, run against every store
  * (redis.test.ts, memory.test.ts). A store that passes it can stand behind the gateway.
+ *
+ * Most of it runs through the session service on that store, as every face does, so that what
+ * it asserts is what callers get: the service checks IDs, makes digests, computes deadlines and
+ * decides touches; the store keeps them atomically. The store's own contract (keyed by digest,
+ * given its deadlines, touch and update only on the state they were computed for) is checked
+ * directly at the end.
  */
 import { GatewayError } from '../../src/errors';
+import type { SessionEvents } from '../../src/metrics';
+import type { Caller } from '../../src/session/caller';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
-import type { NewSession, SessionPatch, SessionRecord } from '../../src/session/model';
+import { idleDeadlineMs, sessionRecord, type NewSession, type SessionPatch, type SessionPatchInput, type SessionRecord } from '../../src/session/model';
+import { SessionService } from '../../src/sessions/service';
 import type { SessionChange, SessionStore } from '../../src/store/store';
 
 export interface StoreHarness {
   readonly store: SessionStore;
   /** Makes a session's idle time pass, as if `ms` went by without use. */
-  age(id: string, ms: number): Promise<void>;
+  age(digest: string, ms: number): Promise<void>;
   /** The store's clock now, in epoch ms (the memory store's clock is moved by `age`). */
   now(): number;
   /** Makes a session expire, as if its idle timeout had passed. */
-  expire(id: string): Promise<void>;
+  expire(digest: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface HarnessOptions {
   readonly maxAttributeBytes: number;
-  readonly touchIntervalSeconds: number;
 }
 
 const LIMIT = 4096;
@@ -33,6 +41,25 @@ const plain = (overrides: Partial<NewSession> = {}): NewSession => ({
   ...overrides,
 });
 const patch = (overrides: Partial<SessionPatch>): SessionPatch => ({ set: [], unset: [], ...overrides });
+const SERVICE: Caller = { service: true, sessionId: null };
+const NO_EVENTS: SessionEvents = { sessionIssued: () => undefined, sessionUpdated: () => undefined, sessionRevoked: () => undefined };
+
+/** A patch as a face hands it to the service (attribute values as JSON values, not text). */
+function patchInput(p: SessionPatch): SessionPatchInput {
+  const input: { -readonly [K in keyof SessionPatchInput]: SessionPatchInput[K] } = {
+    set: Object.fromEntries(p.set.map(([name, json]) => [name, JSON.parse(json) as unknown])),
+    unset: p.unset,
+  };
+  if ('principal' in p) input.principal = p.principal ?? null;
+  if (p.maxInactiveSeconds !== undefined) input.maxInactiveInterval = p.maxInactiveSeconds;
+  if (p.expectedVersion !== undefined) input.expectedVersion = p.expectedVersion;
+  return input;
+}
+
+/** One attribute read as the REST shim uses it. */
+function attributeOf(read: { found: boolean; json?: Buffer | null }): { found: boolean; json?: Buffer | null } {
+  return read.found ? { found: true, json: read.json ?? null } : { found: false };
+}
 
 async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -56,21 +83,37 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
   describe(`SessionStore conformance: ${name}`, () => {
     let harness: StoreHarness;
     let store: SessionStore;
+    let service: SessionService;
 
     beforeAll(async () => {
-      harness = await open({ maxAttributeBytes: LIMIT, touchIntervalSeconds: TOUCH_SECONDS });
+      harness = await open({ maxAttributeBytes: LIMIT });
       store = harness.store;
+      service = new SessionService(store, {
+        limits: { maxAttributeBytes: LIMIT, defaultInactiveSeconds: 600 },
+        touchIntervalSeconds: TOUCH_SECONDS,
+        events: NO_EVENTS,
+      });
     });
     afterAll(async () => harness.close());
 
+    /** Times for a write now, with the deadline the session rules give it. */
+    function at(maxInactiveSeconds: number): { nowMs: number; expiresAtMs: number } {
+      const nowMs = store.now();
+      return { nowMs, expiresAtMs: idleDeadlineMs(nowMs, maxInactiveSeconds) };
+    }
+    /** A session stored as given (attribute text byte for byte), as the service's issue stores it. */
     async function created(session: NewSession = plain()): Promise<SessionRecord> {
-      const record = await store.create(generateSessionId(), session);
-      if (record === null) throw new Error('create refused a fresh id');
-      return record;
+      const id = generateSessionId();
+      const stored = await store.create(sessionDigest(id), session, at(session.maxInactiveSeconds));
+      if (stored === null) throw new Error('create refused a fresh digest');
+      return sessionRecord(id, sessionDigest(id), stored);
     }
     async function read(id: string): Promise<SessionRecord | null> {
-      return (await store.getMany([id]))[0] ?? null;
+      return (await service.getMany([id]))[0] ?? null;
     }
+    const update = (id: string, p: SessionPatch): Promise<SessionRecord> => service.update(SERVICE, id, patchInput(p));
+    const destroy = (id: string): Promise<boolean> => service.revoke(SERVICE, id);
+    const age = (id: string, ms: number): Promise<void> => harness.age(sessionDigest(id), ms);
 
     test('a created session reads back with everything it was given', async () => {
       const record = await created();
@@ -89,7 +132,7 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('create never overwrites an existing session', async () => {
       const record = await created();
-      expect(await store.create(record.id, plain({ principal: 'intruder', attributes: [] }))).toBeNull();
+      expect(await store.create(record.digest, plain({ principal: 'intruder', attributes: [] }), at(600))).toBeNull();
       const back = await read(record.id);
       expect(back?.principal).toBe('user-1');
       expect(back?.attributes.get('user')).toBe('{"name":"Kim","roles":["member"]}');
@@ -99,8 +142,9 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       const a = await created(plain({ principal: 'a' }));
       const b = await created(plain({ principal: 'b' }));
       const missing = generateSessionId();
-      const records = await store.getMany([b.id, missing, a.id, b.id]);
+      const records = await service.getMany([b.id, missing, a.id, b.id]);
       expect(records.map((r) => r?.principal ?? null)).toEqual(['b', null, 'a', 'b']);
+      expect(await service.getMany([])).toEqual([]);
       expect(await store.getMany([])).toEqual([]);
     });
 
@@ -122,7 +166,7 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('update sets and unsets attributes, leaves the others, bumps the version', async () => {
       const record = await created(plain({ attributes: [['user', '1'], ['cart', '[1]'], ['theme', '"dark"']] }));
-      const next = await store.update(record.id, patch({ set: [['cart', '[1,2]'], ['lang', '"ko"']], unset: ['theme'] }));
+      const next = await update(record.id, patch({ set: [['cart', '[1,2]'], ['lang', '"ko"']], unset: ['theme'] }));
       expect(next.version).toBe(2);
       expect([...next.attributes]).toEqual([['user', '1'], ['cart', '[1,2]'], ['lang', '"ko"']]);
       const back = await read(record.id);
@@ -133,11 +177,11 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('update changes and clears the principal, and changes the idle timeout', async () => {
       const record = await created();
-      const renamed = await store.update(record.id, patch({ principal: 'user-2', maxInactiveSeconds: 120 }));
+      const renamed = await update(record.id, patch({ principal: 'user-2', maxInactiveSeconds: 120 }));
       expect(renamed.principal).toBe('user-2');
       expect(renamed.maxInactiveSeconds).toBe(120);
       expect(renamed.expiresAtMs - renamed.lastAccessedAtMs).toBe(120_000);
-      const cleared = await store.update(record.id, patch({ principal: null }));
+      const cleared = await update(record.id, patch({ principal: null }));
       expect(cleared.principal).toBeNull();
       expect(cleared.maxInactiveSeconds).toBe(120);
       expect((await read(record.id))?.principal).toBeNull();
@@ -145,8 +189,8 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('update with a stale expectedVersion fails with VERSION_CONFLICT and writes nothing', async () => {
       const record = await created();
-      await store.update(record.id, patch({ set: [['a', '1']], expectedVersion: 1 }));
-      expect(await codeOf(store.update(record.id, patch({ set: [['b', '2']], expectedVersion: 1 })))).toBe('VERSION_CONFLICT');
+      await update(record.id, patch({ set: [['a', '1']], expectedVersion: 1 }));
+      expect(await codeOf(update(record.id, patch({ set: [['b', '2']], expectedVersion: 1 })))).toBe('VERSION_CONFLICT');
       const back = await read(record.id);
       expect(back?.version).toBe(2);
       expect(back?.attributes.has('b')).toBe(false);
@@ -154,43 +198,43 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('update past the size limit fails with PAYLOAD_TOO_LARGE and writes nothing', async () => {
       const record = await created();
-      await store.update(record.id, patch({ set: [['big', JSON.stringify('x'.repeat(LIMIT / 2))]] }));
-      const code = await codeOf(store.update(record.id, patch({ set: [['bigger', JSON.stringify('y'.repeat(LIMIT / 2))]] })));
+      await update(record.id, patch({ set: [['big', JSON.stringify('x'.repeat(LIMIT / 2))]] }));
+      const code = await codeOf(update(record.id, patch({ set: [['bigger', JSON.stringify('y'.repeat(LIMIT / 2))]] })));
       expect(code).toBe('PAYLOAD_TOO_LARGE');
       const back = await read(record.id);
       expect(back?.version).toBe(2);
       expect(back?.attributes.has('bigger')).toBe(false);
       // Replacing the big attribute by a small one is fine: the limit is on the result.
-      const shrunk = await store.update(record.id, patch({ set: [['big', '0'], ['small', '1']] }));
+      const shrunk = await update(record.id, patch({ set: [['big', '0'], ['small', '1']] }));
       expect(shrunk.version).toBe(3);
     });
 
     test('update of a session that never existed fails and creates nothing', async () => {
       const id = generateSessionId();
-      expect(await codeOf(store.update(id, patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
+      expect(await codeOf(update(id, patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
       expect(await read(id)).toBeNull();
     });
 
     test('destroy removes once; update and read after it fail and do not resurrect', async () => {
       const record = await created();
-      expect(await store.destroy(record.id)).toBe(true);
-      expect(await store.destroy(record.id)).toBe(false);
-      expect(await codeOf(store.update(record.id, patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
+      expect(await destroy(record.id)).toBe(true);
+      expect(await destroy(record.id)).toBe(false);
+      expect(await codeOf(update(record.id, patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
       expect(await read(record.id)).toBeNull();
     });
 
     test('an expired session reads as null, cannot be updated, and stays gone', async () => {
       const record = await created();
-      await harness.expire(record.id);
+      await harness.expire(record.digest);
       expect(await read(record.id)).toBeNull();
-      expect(await codeOf(store.update(record.id, patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
+      expect(await codeOf(update(record.id, patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
       expect(await read(record.id)).toBeNull();
-      expect(await store.destroy(record.id)).toBe(false);
+      expect(await destroy(record.id)).toBe(false);
     });
 
     test('a read within the touch interval does not move lastAccessedAt', async () => {
       const record = await created();
-      await harness.age(record.id, (TOUCH_SECONDS - 5) * 1000);
+      await age(record.id, (TOUCH_SECONDS - 5) * 1000);
       const first = await read(record.id);
       const second = await read(record.id);
       expect(first?.lastAccessedAtMs).toBe(second?.lastAccessedAtMs);
@@ -201,7 +245,7 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('a read after the touch interval slides the expiry to a full timeout from now', async () => {
       const record = await created();
-      await harness.age(record.id, (TOUCH_SECONDS + 5) * 1000);
+      await age(record.id, (TOUCH_SECONDS + 5) * 1000);
       const touched = await read(record.id);
       expect(touched).not.toBeNull();
       expect((touched?.expiresAtMs ?? 0) - harness.now()).toBeGreaterThan(600_000 - 2000);
@@ -211,8 +255,8 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('an update counts as use: it slides the expiry', async () => {
       const record = await created();
-      await harness.age(record.id, 300_000);
-      const updated = await store.update(record.id, patch({ set: [['a', '1']] }));
+      await age(record.id, 300_000);
+      const updated = await update(record.id, patch({ set: [['a', '1']] }));
       expect(updated.expiresAtMs - updated.lastAccessedAtMs).toBe(600_000);
       expect(updated.expiresAtMs - harness.now()).toBeGreaterThan(600_000 - 2000);
       const back = await read(record.id);
@@ -222,24 +266,24 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
     test('readAttribute answers one attribute as its stored JSON bytes, or says what is missing', async () => {
       const json = '{"이름":"김민수","n":12345678901234567890}';
       const record = await created(plain({ attributes: [['cart', '[1]'], ['user', json], ['u', '1']] }));
-      const read = await store.readAttribute(record.id, 'user');
+      const read = await service.readAttribute(record.id, 'user');
       expect(read.found).toBe(true);
       expect(read.found && read.json?.toString('utf8')).toBe(json);
-      expect(await store.readAttribute(record.id, 'use')).toEqual({ found: true, json: null });
-      expect(await store.readAttribute(record.id, 'users')).toEqual({ found: true, json: null });
-      expect(await store.readAttribute(generateSessionId(), 'user')).toEqual({ found: false });
-      await store.destroy(record.id);
-      expect(await store.readAttribute(record.id, 'user')).toEqual({ found: false });
+      expect(attributeOf(await service.readAttribute(record.id, 'use'))).toEqual({ found: true, json: null });
+      expect(attributeOf(await service.readAttribute(record.id, 'users'))).toEqual({ found: true, json: null });
+      expect(attributeOf(await service.readAttribute(generateSessionId(), 'user'))).toEqual({ found: false });
+      await destroy(record.id);
+      expect(attributeOf(await service.readAttribute(record.id, 'user'))).toEqual({ found: false });
     });
 
     test('readAttribute slides the expiry like getMany, and only when the touch is due', async () => {
       const record = await created();
-      await harness.age(record.id, (TOUCH_SECONDS - 5) * 1000);
-      await store.readAttribute(record.id, 'user');
+      await age(record.id, (TOUCH_SECONDS - 5) * 1000);
+      await service.readAttribute(record.id, 'user');
       const untouched = await read(record.id);
       expect((untouched?.expiresAtMs ?? 0) - harness.now()).toBeLessThan((600 - TOUCH_SECONDS + 5) * 1000 + 1000);
-      await harness.age(record.id, 10_000);
-      await store.readAttribute(record.id, 'user');
+      await age(record.id, 10_000);
+      await service.readAttribute(record.id, 'user');
       const touched = await read(record.id);
       expect((touched?.expiresAtMs ?? 0) - harness.now()).toBeGreaterThan(600_000 - 2000);
       expect(touched?.version).toBe(1);
@@ -247,7 +291,7 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('100 concurrent updates of different attributes all land', async () => {
       const record = await created(plain({ attributes: [] }));
-      await Promise.all(Array.from({ length: 100 }, (_, i) => store.update(record.id, patch({ set: [[`k${i}`, String(i)]] }))));
+      await Promise.all(Array.from({ length: 100 }, (_, i) => update(record.id, patch({ set: [[`k${i}`, String(i)]] }))));
       const back = await read(record.id);
       expect(back?.version).toBe(101);
       expect(back?.attributes.size).toBe(100);
@@ -260,14 +304,15 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       try {
         const record = await created();
         await read(record.id);
-        await store.readAttribute(record.id, 'user');
-        await harness.age(record.id, TOUCH_SECONDS * 1000 + 1);
+        await service.readAttribute(record.id, 'user');
+        await age(record.id, TOUCH_SECONDS * 1000 + 1);
         await read(record.id); // a touch is due: it writes, and announces nothing
-        await store.update(record.id, patch({ set: [['seen', 'true']] }));
-        expect(await codeOf(store.update(record.id, patch({ expectedVersion: 9 })))).toBe('VERSION_CONFLICT');
-        expect(await codeOf(store.update(generateSessionId(), patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
-        expect(await store.destroy(record.id)).toBe(true);
-        expect(await store.destroy(record.id)).toBe(false);
+        await update(record.id, patch({ set: [['seen', 'true']] }));
+        expect(await codeOf(update(record.id, patch({ expectedVersion: 9 })))).toBe('VERSION_CONFLICT');
+        expect(await store.update(record.digest, patch({ set: [['x', '1']] }), { ...at(999), maxInactiveSeconds: 999 })).toEqual({ written: false, maxInactiveSeconds: 600 });
+        expect(await codeOf(update(generateSessionId(), patch({ set: [['a', '1']] })))).toBe('SESSION_NOT_FOUND');
+        expect(await destroy(record.id)).toBe(true);
+        expect(await destroy(record.id)).toBe(false);
         // A last change as a sentinel: the feed is ordered, so anything announced in between
         // would arrive before it.
         const sentinel = await created();
@@ -295,6 +340,71 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       await waitFor(() => witness.length === 1);
       stopWitness();
       expect(seen).toEqual([]);
+    });
+    describe('the store itself: keyed by digest, given its deadlines', () => {
+      test('a session lives until the deadline it was given, whatever its idle time says', async () => {
+        const id = generateSessionId();
+        const digest = sessionDigest(id);
+        const nowMs = store.now();
+        const stored = await store.create(digest, plain({ maxInactiveSeconds: 600 }), { nowMs, expiresAtMs: nowMs + 300 });
+        expect(stored).toMatchObject({ createdAtMs: nowMs, lastAccessedAtMs: nowMs, maxInactiveSeconds: 600, version: 1 });
+        expect((await store.getMany([digest]))[0]?.principal).toBe('user-1');
+        // Gone by the given deadline (300 ms), not the idle time's (600 s).
+        const giveUpAt = Date.now() + 5000;
+        while ((await store.getMany([digest]))[0] !== null) {
+          if (Date.now() > giveUpAt) throw new Error('the session outlived its deadline');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(await store.getMany([digest])).toEqual([null]);
+        expect(await store.readAttribute(digest, 'user')).toEqual({ found: false });
+      });
+
+      test('reads write nothing: the stored last access stays what it was, however much time passed', async () => {
+        const record = await created();
+        await harness.age(record.digest, (TOUCH_SECONDS + 5) * 1000);
+        const [first] = await store.getMany([record.digest]);
+        const attribute = await store.readAttribute(record.digest, 'user');
+        const [second] = await store.getMany([record.digest]);
+        expect(second?.lastAccessedAtMs).toBe(first?.lastAccessedAtMs);
+        expect(attribute).toMatchObject({ found: true, lastAccessedAtMs: first?.lastAccessedAtMs, maxInactiveSeconds: 600 });
+      });
+
+      test('a touch writes only if the session was not used since the read that decided it', async () => {
+        const record = await created();
+        await harness.age(record.digest, (TOUCH_SECONDS + 5) * 1000);
+        const [seen] = await store.getMany([record.digest]);
+        const seenLastMs = seen?.lastAccessedAtMs ?? 0;
+        expect(await store.touch(record.digest, seenLastMs - 1, at(600))).toBe(false);
+        expect((await store.getMany([record.digest]))[0]?.lastAccessedAtMs).toBe(seenLastMs);
+        const times = at(600);
+        expect(await store.touch(record.digest, seenLastMs, times)).toBe(true);
+        expect((await store.getMany([record.digest]))[0]?.lastAccessedAtMs).toBe(times.nowMs);
+        // The same decision taken twice (two instances): the second finds the session used since.
+        expect(await store.touch(record.digest, seenLastMs, at(600))).toBe(false);
+        expect(await store.touch(sessionDigest(generateSessionId()), seenLastMs, at(600))).toBe(false);
+      });
+
+      test('an update computed for another idle time writes nothing and answers the idle time the session has', async () => {
+        const record = await created();
+        const before = (await store.getMany([record.digest]))[0];
+        expect(await store.update(record.digest, patch({ set: [['a', '1']] }), { ...at(120), maxInactiveSeconds: 120 })).toEqual({ written: false, maxInactiveSeconds: 600 });
+        // A patch that sets the idle time is checked against the time it sets.
+        expect(await store.update(record.digest, patch({ maxInactiveSeconds: 120 }), { ...at(600), maxInactiveSeconds: 600 })).toEqual({ written: false, maxInactiveSeconds: 120 });
+        expect((await store.getMany([record.digest]))[0]).toEqual(before);
+        const times = { ...at(120), maxInactiveSeconds: 120 };
+        const written = await store.update(record.digest, patch({ maxInactiveSeconds: 120 }), times);
+        expect(written).toMatchObject({ written: true, session: { maxInactiveSeconds: 120, lastAccessedAtMs: times.nowMs, version: 2 } });
+      });
+
+      test('the service finds the idle time an update needs when it is not the default', async () => {
+        const record = await created(plain({ maxInactiveSeconds: 45 }));
+        await age(record.id, 20_000);
+        const updated = await update(record.id, patch({ set: [['a', '1']] }));
+        expect(updated.maxInactiveSeconds).toBe(45);
+        expect(updated.expiresAtMs - updated.lastAccessedAtMs).toBe(45_000);
+        expect(updated.expiresAtMs - harness.now()).toBeGreaterThan(45_000 - 2000);
+        expect(updated.version).toBe(2);
+      });
     });
   });
 }

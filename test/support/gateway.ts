@@ -11,8 +11,7 @@ import { buildApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { Metrics } from '../../src/metrics';
-import { MemorySessionStore } from '../../src/store/memory';
-import { RedisSessionStore } from '../../src/store/redis';
+import { openStore } from '../../src/store/connect';
 import { startRedis, type RedisServer } from './redis-server';
 import type { SessionStore } from '../../src/store/store';
 
@@ -59,17 +58,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...options.env,
   });
   const metrics = new Metrics();
-  const store: SessionStore =
-    config.redisUrl === undefined
-      ? new MemorySessionStore({ maxAttributeBytes: config.maxAttributeBytes, touchIntervalSeconds: config.touchIntervalSeconds })
-      : new RedisSessionStore({
-          url: config.redisUrl,
-          namespace: config.sessionNamespace,
-          maxAttributeBytes: config.maxAttributeBytes,
-          touchIntervalSeconds: config.touchIntervalSeconds,
-          commandTimeoutMs: config.redisCommandTimeoutMs,
-          onCommand: metrics.observeStoreCommand,
-        });
+  // The store as main.ts builds it: the one factory, from the same config.
+  const store = openStore(config, { onCommand: metrics.observeStoreCommand });
   await waitUntil(() => store.ping().then(() => true, () => false));
   const app = await buildApp({ config, store, logger: options.logger ?? createLogger('silent'), metrics });
   options.beforeReady?.(app);
