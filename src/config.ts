@@ -9,8 +9,8 @@
 export interface Config {
   readonly port: number;
   readonly host: string;
-  /** `undefined` selects the embedded in-memory store. */
-  readonly redisUrl: string | undefined;
+  /** Which Redis, and how to reach it; `undefined` selects the embedded in-memory store. */
+  readonly redis: RedisConfig | undefined;
   /** Milliseconds one Redis command may take before it fails with STORE_UNAVAILABLE. */
   readonly redisCommandTimeoutMs: number;
   /** Default idle timeout of a session, in seconds. */
@@ -54,6 +54,39 @@ export interface Config {
   /** Serve the GraphQL IDE at `GET /graphql` (browsers) and answer introspection. */
   readonly playground: boolean;
   readonly logLevel: string;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * One of three deployments: a single node (`REDIS_URL`), a Redis Cluster (`REDIS_CLUSTER_NODES`,
+ * seed nodes; the rest are discovered) or a primary watched by Sentinel (`REDIS_SENTINELS` and
+ * `REDIS_SENTINEL_NAME`). Exactly one of the three variables may be set.
+ */
+export type RedisTopology =
+  | { readonly kind: 'single'; readonly url: string }
+  | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[] }
+  | { readonly kind: 'sentinel'; readonly sentinels: readonly HostPort[]; readonly primaryName: string };
+
+export interface RedisConfig {
+  readonly topology: RedisTopology;
+  /** ACL user and password for the Redis nodes (a single node may carry them in its URL instead). */
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  /** Password of the sentinels themselves (Sentinel only), when they have `requirepass`. */
+  readonly sentinelPassword: string | undefined;
+  /** TLS to the nodes (Cluster, Sentinel; a single node says so with `rediss://`). */
+  readonly tls: boolean;
+  /** TLS to the sentinels. */
+  readonly sentinelTls: boolean;
+  /**
+   * A write is acknowledged only once this many replicas have it (`WAIT`, within the command
+   * timeout); 0 acknowledges what the primary has, which a failover can lose.
+   */
+  readonly ackReplicas: number;
 }
 
 export class ConfigError extends Error {
@@ -105,9 +138,7 @@ function list(env: Env, name: string): string[] {
     .filter((item) => item !== '');
 }
 
-function redisUrl(env: Env): string | undefined {
-  const raw = env.REDIS_URL;
-  if (raw === undefined || raw === '') return undefined;
+function redisUrl(raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);
@@ -118,6 +149,77 @@ function redisUrl(env: Env): string | undefined {
     throw new ConfigError('REDIS_URL', 'a redis:// or rediss:// URL', raw);
   }
   return raw;
+}
+
+function hostPorts(env: Env, name: string): HostPort[] {
+  const items = list(env, name);
+  if (items.length === 0) throw new ConfigError(name, 'comma-separated host:port pairs', env[name]);
+  return items.map((item) => {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(item);
+    const port = Number(match?.[2]);
+    if (match === null || port < 1 || port > 65535) throw new ConfigError(name, 'comma-separated host:port pairs such as 10.0.0.5:6379', item);
+    return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function redisTopology(env: Env): RedisTopology | undefined {
+  const given = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'].filter((name) => optional(env, name) !== undefined);
+  if (given.length > 1) {
+    throw new ConfigError(given.join(' and '), 'one of REDIS_URL (a single node), REDIS_CLUSTER_NODES (a Cluster) or REDIS_SENTINELS (Sentinel)', 'several');
+  }
+  if (optional(env, 'REDIS_SENTINEL_NAME') !== undefined && given[0] !== 'REDIS_SENTINELS') {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'REDIS_SENTINELS beside it', undefined);
+  }
+  switch (given[0]) {
+    case 'REDIS_URL':
+      return { kind: 'single', url: redisUrl(env.REDIS_URL as string) };
+    case 'REDIS_CLUSTER_NODES':
+      return { kind: 'cluster', nodes: Object.freeze(hostPorts(env, 'REDIS_CLUSTER_NODES')) };
+    case 'REDIS_SENTINELS': {
+      const primaryName = optional(env, 'REDIS_SENTINEL_NAME');
+      if (primaryName === undefined || !/^[\x21-\x7e]{1,128}$/.test(primaryName)) {
+        throw new ConfigError('REDIS_SENTINEL_NAME', 'the name the sentinels monitor the primary by (e.g. mymaster)', primaryName);
+      }
+      return { kind: 'sentinel', sentinels: Object.freeze(hostPorts(env, 'REDIS_SENTINELS')), primaryName };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A variable's value for an error message; a password is a secret, so only that one came. */
+function shown(env: Env, name: string): string | undefined {
+  return name.endsWith('PASSWORD') ? 'a password' : env[name];
+}
+
+function redisConfig(env: Env): RedisConfig | undefined {
+  const topology = redisTopology(env);
+  const connectionVariables = ['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_TLS', 'REDIS_SENTINEL_TLS', 'REDIS_ACK_REPLICAS'];
+  if (topology === undefined) {
+    const stray = connectionVariables.find((name) => optional(env, name) !== undefined);
+    if (stray !== undefined) throw new ConfigError(stray, 'REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS beside it', shown(env, stray));
+    return undefined;
+  }
+  for (const name of ['REDIS_SENTINEL_PASSWORD', 'REDIS_SENTINEL_TLS']) {
+    if (optional(env, name) !== undefined && topology.kind !== 'sentinel') throw new ConfigError(name, 'REDIS_SENTINELS beside it', shown(env, name));
+  }
+  if (optional(env, 'REDIS_TLS') !== undefined && topology.kind === 'single') {
+    throw new ConfigError('REDIS_TLS', 'a rediss:// REDIS_URL for TLS to a single node', env.REDIS_TLS);
+  }
+  return Object.freeze({
+    topology,
+    username: optional(env, 'REDIS_USERNAME'),
+    password: optional(env, 'REDIS_PASSWORD'),
+    sentinelPassword: optional(env, 'REDIS_SENTINEL_PASSWORD'),
+    tls: boolean(env, 'REDIS_TLS', false),
+    sentinelTls: boolean(env, 'REDIS_SENTINEL_TLS', false),
+    ackReplicas: integer(env, 'REDIS_ACK_REPLICAS', 0, 0, 16),
+  });
 }
 
 function serviceTokens(env: Env, production: boolean): string[] {
@@ -169,7 +271,7 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
-    redisUrl: redisUrl(env),
+    redis: redisConfig(env),
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 10, 60000),
     sessionTimeoutSeconds,
     touchIntervalSeconds,

@@ -6,7 +6,7 @@ describe('config', () => {
     expect(config).toMatchObject({
       port: 4000,
       host: '127.0.0.1',
-      redisUrl: undefined,
+      redis: undefined,
       sessionTimeoutSeconds: 3600,
       touchIntervalSeconds: 60,
       sessionHeader: 'X-Session-ID',
@@ -35,7 +35,7 @@ describe('config', () => {
     expect(config).toMatchObject({
       port: 8080,
       host: '0.0.0.0',
-      redisUrl: 'redis://10.0.0.5:6380/2',
+      redis: { topology: { kind: 'single', url: 'redis://10.0.0.5:6380/2' }, ackReplicas: 0 },
       sessionTimeoutSeconds: 1800,
       sessionHeader: 'X-Auth-Session',
       serviceTokens: ['aaaaaaaaaaaaaaaa1', 'bbbbbbbbbbbbbbbb2'],
@@ -67,6 +67,67 @@ describe('config', () => {
   ])('%p is refused with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  describe('Redis: a single node, a Cluster or Sentinel, exactly one', () => {
+    test('a Cluster from its seed nodes', () => {
+      expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b.internal:7001,[::1]:7002', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' }).redis).toEqual({
+        topology: { kind: 'cluster', nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-b.internal', port: 7001 }, { host: '::1', port: 7002 }] },
+        username: undefined,
+        password: 'pw',
+        sentinelPassword: undefined,
+        tls: true,
+        sentinelTls: false,
+        ackReplicas: 0,
+      });
+    });
+
+    test('Sentinel: the sentinels, the primary\'s name, both passwords, replicas to wait for', () => {
+      const redis = loadConfig({
+        REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379',
+        REDIS_SENTINEL_NAME: 'mymaster',
+        REDIS_PASSWORD: 'node-pw',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
+        REDIS_SENTINEL_TLS: 'true',
+        REDIS_ACK_REPLICAS: '1',
+      }).redis;
+      expect(redis).toMatchObject({
+        topology: { kind: 'sentinel', primaryName: 'mymaster', sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }] },
+        password: 'node-pw',
+        sentinelPassword: 'sentinel-pw',
+        sentinelTls: true,
+        ackReplicas: 1,
+      });
+    });
+
+    test.each([
+      [{ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:7000' }, /^REDIS_URL and REDIS_CLUSTER_NODES: expected one of/],
+      [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm' }, /^REDIS_CLUSTER_NODES and REDIS_SENTINELS:/],
+      [{ REDIS_CLUSTER_NODES: 'a' }, /^REDIS_CLUSTER_NODES: expected comma-separated host:port pairs/],
+      [{ REDIS_CLUSTER_NODES: 'a:0' }, /^REDIS_CLUSTER_NODES:/],
+      [{ REDIS_CLUSTER_NODES: ' , ' }, /^REDIS_CLUSTER_NODES:/],
+      [{ REDIS_SENTINELS: 'a:26379' }, /^REDIS_SENTINEL_NAME: expected the name the sentinels monitor/],
+      [{ REDIS_SENTINEL_NAME: 'mymaster' }, /^REDIS_SENTINEL_NAME: expected REDIS_SENTINELS beside it/],
+      [{ REDIS_PASSWORD: 'pw' }, /^REDIS_PASSWORD: expected REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS beside it/],
+      [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINEL_PASSWORD: 'pw' }, /^REDIS_SENTINEL_PASSWORD: expected REDIS_SENTINELS beside it/],
+      [{ REDIS_URL: 'redis://a:6379', REDIS_TLS: 'true' }, /^REDIS_TLS: expected a rediss:\/\/ REDIS_URL/],
+      [{ REDIS_URL: 'redis://a:6379', REDIS_ACK_REPLICAS: '-1' }, /^REDIS_ACK_REPLICAS: expected an integer from 0 to 16/],
+      [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_TLS: 'yes' }, /^REDIS_TLS: expected true or false/],
+    ])('%p is refused with a message naming the variable', (env, message) => {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(message);
+    });
+
+    test('a password is never echoed in an error', () => {
+      expect(() => loadConfig({ REDIS_PASSWORD: 'secret-pw-0123' })).toThrow(/REDIS_PASSWORD/);
+      let message = '';
+      try {
+        loadConfig({ REDIS_PASSWORD: 'secret-pw-0123' });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).not.toContain('secret-pw-0123');
+    });
   });
 
   test('a bad token is described without being echoed', () => {

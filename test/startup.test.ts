@@ -98,7 +98,7 @@ test('without REDIS_URL: the embedded store, with a warning at start-up that it 
   const warning = lines(started.output()).find((line) => typeof line.msg === 'string' && line.msg.startsWith('REDIS_URL is not set'));
   expect(warning).toMatchObject({
     level: 40,
-    msg: 'REDIS_URL is not set: sessions are kept in this process only. They are NOT durable (lost on restart) and NOT shared with other gateway instances. Set REDIS_URL for anything but development.',
+    msg: 'REDIS_URL is not set (nor REDIS_CLUSTER_NODES, nor REDIS_SENTINELS): sessions are kept in this process only. They are NOT durable (lost on restart) and NOT shared with other gateway instances. Configure a Redis for anything but development.',
   });
   const ready = await status(started.port, '/readyz');
   expect(ready).toEqual({ status: 200, body: JSON.stringify({ status: 'ok', store: 'memory' }) });

@@ -1,15 +1,26 @@
 /**
  * Config → connection → store: the one place a store is built, for `main.ts` and the tests alike.
  *
- * With `REDIS_URL` the store is handed an ioredis connection built here, and never parses a URL
- * itself. The connection fails fast: no offline queue and no per-request retries (a client hears
- * STORE_UNAVAILABLE at once instead of waiting on a dead socket), a command timeout, and
- * reconnects in the background with a capped backoff. Without `REDIS_URL`, the embedded store.
+ * With a Redis configured, the store is handed a connection built here (it never parses a URL
+ * or knows the deployment): a single node, a Redis Cluster, or the primary Sentinel names. Each
+ * fails fast: no offline queue and no per-request retries of our own (a client hears
+ * STORE_UNAVAILABLE at once instead of waiting on a dead socket), a command timeout, reconnects
+ * in the background with a capped backoff. What the deployment itself asks of a client is done:
+ *
+ * - Cluster: redirects (MOVED, ASK) are followed; TRYAGAIN and CLUSTERDOWN are retried every
+ *   100 ms, which the store's per-call deadline (the command timeout) bounds; the slot map is
+ *   refreshed when a redirect says it moved.
+ * - Sentinel: the primary is asked of the sentinels on every connect, the sentinels' own
+ *   failover announcements are followed at once, and a READONLY reply (we are talking to a
+ *   primary that was demoted) drops the connection so the next command reaches the new one.
+ *
+ * Without a Redis, the embedded store.
  */
-import Redis from 'ioredis';
-import type { Config } from '../config';
+import type { ConnectionOptions } from 'node:tls';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Config, RedisConfig } from '../config';
 import { MemorySessionStore } from './memory';
-import { RedisSessionStore } from './redis';
+import { RedisSessionStore, type RedisConnection } from './redis';
 import type { CommandObserver, SessionStore } from './store';
 
 export interface StoreParts {
@@ -18,36 +29,96 @@ export interface StoreParts {
   readonly onCommand?: CommandObserver;
 }
 
-type StoreConfig = Pick<Config, 'redisUrl' | 'sessionNamespace' | 'maxAttributeBytes' | 'redisCommandTimeoutMs'>;
+type StoreConfig = Pick<Config, 'redis' | 'sessionNamespace' | 'maxAttributeBytes' | 'redisCommandTimeoutMs'>;
 
 const MAX_RECONNECT_DELAY_MS = 1000;
+const CLUSTER_RETRY_DELAY_MS = 100;
 
 export const EMBEDDED_STORE_WARNING =
-  'REDIS_URL is not set: sessions are kept in this process only. They are NOT durable (lost on restart) ' +
-  'and NOT shared with other gateway instances. Set REDIS_URL for anything but development.';
+  'REDIS_URL is not set (nor REDIS_CLUSTER_NODES, nor REDIS_SENTINELS): sessions are kept in this process only. ' +
+  'They are NOT durable (lost on restart) and NOT shared with other gateway instances. Configure a Redis for anything but development.';
 
 export function openStore(config: StoreConfig, parts: StoreParts = {}): SessionStore {
-  if (config.redisUrl === undefined) {
+  if (config.redis === undefined) {
     parts.logger?.warn(EMBEDDED_STORE_WARNING);
     return new MemorySessionStore({ maxAttributeBytes: config.maxAttributeBytes });
   }
-  return new RedisSessionStore(redisConnection(config.redisUrl, config.redisCommandTimeoutMs), {
+  return new RedisSessionStore(redisConnection(config.redis, config.redisCommandTimeoutMs), {
     namespace: config.sessionNamespace,
     maxAttributeBytes: config.maxAttributeBytes,
     commandTimeoutMs: config.redisCommandTimeoutMs,
+    ackReplicas: config.redis.ackReplicas,
     ...(parts.logger === undefined ? {} : { logger: parts.logger }),
     ...(parts.onCommand === undefined ? {} : { onCommand: parts.onCommand }),
   });
 }
 
-/** A single-node connection with the fail-fast settings above. */
-export function redisConnection(url: string, commandTimeoutMs: number): Redis {
-  return new Redis(url, {
+/** A single node's Redis settings, for a URL alone (tests, tools). */
+export function singleNode(url: string): RedisConfig {
+  return { topology: { kind: 'single', url }, username: undefined, password: undefined, sentinelPassword: undefined, tls: false, sentinelTls: false, ackReplicas: 0 };
+}
+
+/** What every connection to a Redis node shares: fail fast, reconnect in the background. */
+function nodeOptions(redis: RedisConfig, commandTimeoutMs: number): RedisOptions {
+  const options: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     enableAutoPipelining: true,
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, 1000),
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
-  });
+  };
+  if (redis.username !== undefined) options.username = redis.username;
+  if (redis.password !== undefined) options.password = redis.password;
+  if (redis.tls) options.tls = {} satisfies ConnectionOptions;
+  return options;
+}
+
+/** The connection for a configured Redis, by its topology. */
+export function redisConnection(redis: RedisConfig, commandTimeoutMs: number): RedisConnection {
+  const options = nodeOptions(redis, commandTimeoutMs);
+  const topology = redis.topology;
+  switch (topology.kind) {
+    case 'single':
+      return new Redis(topology.url, options);
+    case 'sentinel':
+      return new Redis({
+        ...options,
+        sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
+        name: topology.primaryName,
+        role: 'master',
+        ...(redis.sentinelPassword === undefined ? {} : { sentinelPassword: redis.sentinelPassword }),
+        ...(redis.sentinelTls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+        // Follow the sentinels' +switch-master at once rather than on the next error.
+        failoverDetector: true,
+        sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+        // A demoted primary answers writes with READONLY: reconnect (asking the sentinels anew),
+        // and fail this command as not applied (1: reconnect without resending it).
+        reconnectOnError: (error) => (/^READONLY\b/.test(error.message) ? 1 : false),
+      });
+    case 'cluster': {
+      const { enableOfflineQueue: _queue, retryStrategy: _retry, ...perNode } = options;
+      const clusterOptions: ClusterOptions = {
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        // Every read and write goes to the primary of the key's slot: replicas lag.
+        scaleReads: 'master',
+        maxRedirections: 16,
+        retryDelayOnMoved: 0,
+        retryDelayOnFailover: CLUSTER_RETRY_DELAY_MS,
+        retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
+        retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
+        slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
+        clusterRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+        redisOptions: {
+          ...perNode,
+          reconnectOnError: (error) => (/^READONLY\b/.test(error.message) ? 1 : false),
+        },
+      };
+      return new Cluster(
+        topology.nodes.map(({ host, port }) => ({ host, port })),
+        clusterOptions,
+      );
+    }
+  }
 }

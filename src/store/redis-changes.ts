@@ -14,7 +14,7 @@
  * ignored, and listeners never see any.
  */
 import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 import { GatewayError } from '../errors';
 import type { ChangeFeed, ChangeKind, ChangeListener, SessionChange } from './store';
 
@@ -33,7 +33,7 @@ export class RedisChangeFeed implements ChangeFeed {
   private lastHeartbeatAt = 0;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: Redis | Cluster,
     private readonly channel: string,
     private readonly commandTimeoutMs: number,
     private readonly heartbeatMs: number,
@@ -70,10 +70,27 @@ export class RedisChangeFeed implements ChangeFeed {
     return this.subscribed;
   }
 
-  /** The subscriber connection: queues the SUBSCRIBE until connected, never resubscribes by itself. */
+  /**
+   * The subscriber connection: queues the SUBSCRIBE until connected, never resubscribes by itself.
+   *
+   * On a Cluster, a plain connection to one node (any: a PUBLISH reaches every node's
+   * subscribers), chosen afresh on every subscription. Not the Cluster client's own subscriber,
+   * which moves to another node by itself when its node goes: the changes published meanwhile
+   * would be missed without anyone being told. Here the node going closes this connection, every
+   * listener hears `lost`, and the next listen() subscribes on a node that is there.
+   */
   private connection(): Redis {
     if (this.subscriber !== null) return this.subscriber;
-    const subscriber = this.client.duplicate({ enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false });
+    const options = { enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false };
+    let subscriber: Redis;
+    if (this.client.isCluster) {
+      const nodes = (this.client as Cluster).nodes('all');
+      const node = nodes[Math.floor(Math.random() * nodes.length)];
+      if (node === undefined) throw unavailable('no Cluster node is connected');
+      subscriber = node.duplicate(options);
+    } else {
+      subscriber = (this.client as Redis).duplicate(options);
+    }
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel || this.subscriber !== subscriber) return;
       if (message.startsWith(HEARTBEAT)) {

@@ -22,7 +22,8 @@
  * frozen Redis resumes). The client keeps reconnecting in the background and the store serves
  * again as soon as Redis is back.
  */
-import type Redis from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import type { Cluster, ChainableCommander, default as Redis } from 'ioredis';
 import { patchError, sessionNotFound, type NewSession, type SessionPatch, type StoredSession } from '../session/model';
 import { decodeSession, encodeAttributes, readAttribute } from './redis-codec';
 import { RedisChangeFeed } from './redis-changes';
@@ -39,8 +40,16 @@ import {
   type WriteTimes,
 } from './store';
 
+/** A single node's (or Sentinel's primary's) connection, or a Cluster's. */
+export type RedisConnection = Redis | Cluster;
+
 export interface RedisStoreOptions {
   readonly namespace: string;
+  /**
+   * Writes are acknowledged only once this many replicas have them: each write is followed by
+   * `WAIT` in the same pipeline (0: no WAIT, the primary's word is taken).
+   */
+  readonly ackReplicas?: number;
   readonly maxAttributeBytes: number;
   readonly commandTimeoutMs: number;
   readonly logger?: { warn(details: object, message: string): void };
@@ -60,6 +69,15 @@ interface ScriptedRedis extends Redis {
   destroySession(key: string): Promise<number>;
 }
 
+/** A pipeline with the same commands. */
+interface ScriptedPipeline extends ChainableCommander {
+  createSession(key: string, ...args: Arg[]): ScriptedPipeline;
+  updateSessionBuffer(key: string, ...args: Arg[]): ScriptedPipeline;
+  destroySession(key: string): ScriptedPipeline;
+}
+
+type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySession';
+
 /** How often the clock offset is read again while connected (drift between hosts is slow). */
 const CLOCK_SYNC_MS = 10 * 60_000;
 
@@ -67,6 +85,12 @@ export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis';
   readonly changes: RedisChangeFeed;
   private readonly redis: ScriptedRedis;
+  /** Cluster: a batch read is one MGET per slot, pipelined per node. */
+  private readonly cluster: boolean;
+  /** Acknowledged writes wait on a connection of their own, so that no read queues behind a WAIT. */
+  private readonly writer: ScriptedRedis | null;
+  private readonly ackReplicas: number;
+  private readonly waitTimeoutMs: number;
   private readonly prefix: string;
   private readonly attributeNames = new Map<string, Buffer>();
   /** Redis's clock minus ours, from the last TIME Redis showed us. */
@@ -76,13 +100,22 @@ export class RedisSessionStore implements SessionStore {
 
   /** Takes `client` over: the store defines its scripts on it and closes it. */
   constructor(
-    readonly client: Redis,
+    readonly client: RedisConnection,
     private readonly options: RedisStoreOptions,
   ) {
-    client.defineCommand('createSession', { lua: CREATE_SESSION, numberOfKeys: 1 });
-    client.defineCommand('touchSession', { lua: TOUCH_SESSION, numberOfKeys: 1 });
-    client.defineCommand('updateSession', { lua: UPDATE_SESSION, numberOfKeys: 1 });
-    client.defineCommand('destroySession', { lua: DESTROY_SESSION, numberOfKeys: 1 });
+    defineScripts(client);
+    this.cluster = client.isCluster;
+    this.ackReplicas = options.ackReplicas ?? 0;
+    // WAIT gives up a little before the call's own deadline, so its count is what answers.
+    this.waitTimeoutMs = Math.max(1, Math.floor(options.commandTimeoutMs * 0.8));
+    if (this.ackReplicas > 0) {
+      const writer = client.duplicate();
+      defineScripts(writer);
+      writer.on('error', () => undefined); // the main connection logs connection trouble
+      this.writer = writer as ScriptedRedis;
+    } else {
+      this.writer = null;
+    }
     client.on('error', (error: Error) => this.logConnectionError(error));
     client.on('ready', () => void this.syncClock());
     if (client.status === 'ready') void this.syncClock();
@@ -103,9 +136,13 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async create(digest: string, session: NewSession, times: WriteTimes): Promise<StoredSession | null> {
-    const reply = await this.call('create', () =>
-      this.redis.createSession(this.keyOf(digest), times.nowMs, times.expiresAtMs, session.maxInactiveSeconds, session.principal ?? '', encodeAttributes(session.attributes)),
-    );
+    const reply = await this.write<number | null>('create', 'createSession', this.keyOf(digest), [
+      times.nowMs,
+      times.expiresAtMs,
+      session.maxInactiveSeconds,
+      session.principal ?? '',
+      encodeAttributes(session.attributes),
+    ], (created) => created !== null);
     if (reply === null) return null;
     return { ...session, attributes: new Map(session.attributes), createdAtMs: times.nowMs, lastAccessedAtMs: times.nowMs, version: 1 };
   }
@@ -117,7 +154,30 @@ export class RedisSessionStore implements SessionStore {
       return this.call('getMany', () => this.redis.getBuffer(key)).then((value) => [value === null ? null : decodeSession(value)]);
     }
     const keys = digests.map((digest) => this.keyOf(digest));
-    return this.call('getMany', () => this.redis.mgetBuffer(keys)).then((values) => values.map((value) => (value === null ? null : decodeSession(value))));
+    const read = this.cluster ? () => this.mgetBySlot(keys) : () => this.redis.mgetBuffer(keys);
+    return this.call('getMany', read).then((values) => values.map((value) => (value === null ? null : decodeSession(value))));
+  }
+
+  /**
+   * A Cluster answers MGET only for keys of one slot. So: one MGET per slot, all sent in the same
+   * tick, which auto-pipelining turns into one pipeline (one round trip) per node; the answers
+   * are put back in the order asked.
+   */
+  private mgetBySlot(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    const bySlot = new Map<number, number[]>();
+    keys.forEach((key, index) => {
+      const slot = calculateSlot(key);
+      const indexes = bySlot.get(slot);
+      if (indexes === undefined) bySlot.set(slot, [index]);
+      else indexes.push(index);
+    });
+    const values: Array<Buffer | null> = new Array<Buffer | null>(keys.length).fill(null);
+    const reads = [...bySlot.values()].map((indexes) =>
+      this.redis.mgetBuffer(indexes.map((index) => keys[index] as string)).then((found) => {
+        indexes.forEach((index, at) => (values[index] = found[at] ?? null));
+      }),
+    );
+    return Promise.all(reads).then(() => values);
   }
 
   readAttribute(digest: string, name: string): Promise<AttributeRead> {
@@ -158,7 +218,7 @@ export class RedisSessionStore implements SessionStore {
       ...patch.unset,
     ];
     for (const [name, json] of patch.set) args.push(name, json);
-    const reply = await this.call('update', () => this.redis.updateSessionBuffer(this.keyOf(digest), ...args));
+    const reply = await this.write<Array<Buffer | number>>('update', 'updateSessionBuffer', this.keyOf(digest), args, (answer) => String(answer[0]) === 'OK');
     const status = String(reply[0]);
     if (status === 'NOT_FOUND') throw sessionNotFound();
     if (status === 'IDLE') return { written: false, maxInactiveSeconds: Number(String(reply[1])) };
@@ -169,7 +229,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async destroy(digest: string): Promise<boolean> {
-    return (await this.call('destroy', () => this.redis.destroySession(this.keyOf(digest)))) > 0;
+    return (await this.write<number>('destroy', 'destroySession', this.keyOf(digest), [], (removed) => removed > 0)) > 0;
   }
 
   async ping(): Promise<void> {
@@ -180,6 +240,7 @@ export class RedisSessionStore implements SessionStore {
   async close(): Promise<void> {
     clearInterval(this.clockSync);
     await this.changes.close();
+    this.writer?.disconnect();
     if (this.client.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -189,6 +250,36 @@ export class RedisSessionStore implements SessionStore {
       clearTimeout(timer);
     }
     this.client.disconnect();
+  }
+
+  /**
+   * A write script. With `ackReplicas`, it is sent with `WAIT` in one pipeline on the writer
+   * connection: a write that changed something is acknowledged only when enough replicas have it;
+   * if they do not confirm in time, the write is on the primary (and visible) but may be lost on a
+   * failover, so the caller hears STORE_UNAVAILABLE with outcome UNKNOWN. A write that changed
+   * nothing (`wrote` says) answers as it is.
+   */
+  private write<T>(operation: StoreOperation, script: WriteScript, key: string, args: Arg[], wrote: (reply: T) => boolean): Promise<T> {
+    const writer = this.writer;
+    if (writer === null) return this.call(operation, () => (this.redis[script] as (key: string, ...args: Arg[]) => Promise<T>).call(this.redis, key, ...args));
+    return this.call(operation, async () => {
+      const pipeline = writer.pipeline() as ScriptedPipeline;
+      pipeline[script](key, ...args).wait(this.ackReplicas, this.waitTimeoutMs);
+      const [scripted, waited] = (await pipeline.exec()) ?? [];
+      if (scripted === undefined || waited === undefined) throw new Error('Connection is closed.');
+      if (scripted[0] !== null) throw scripted[0];
+      const reply = scripted[1] as T;
+      if (!wrote(reply)) return reply;
+      const acknowledged = waited[0] === null ? Number(waited[1]) : 0;
+      if (acknowledged < this.ackReplicas) {
+        throw storeUnavailable(
+          operation,
+          'UNKNOWN',
+          `wrote it on the primary, but ${acknowledged} of the ${this.ackReplicas} replicas asked for confirmed it within ${this.waitTimeoutMs} ms (a failover now could lose it)`,
+        );
+      }
+      return reply;
+    });
   }
 
   /**
@@ -247,4 +338,11 @@ export class RedisSessionStore implements SessionStore {
     this.lastErrorLogMs = nowMs;
     this.options.logger?.warn({ reason: error.message }, 'redis connection error; retrying');
   }
+}
+
+function defineScripts(client: RedisConnection): void {
+  client.defineCommand('createSession', { lua: CREATE_SESSION, numberOfKeys: 1 });
+  client.defineCommand('touchSession', { lua: TOUCH_SESSION, numberOfKeys: 1 });
+  client.defineCommand('updateSession', { lua: UPDATE_SESSION, numberOfKeys: 1 });
+  client.defineCommand('destroySession', { lua: DESTROY_SESSION, numberOfKeys: 1 });
 }

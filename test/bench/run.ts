@@ -56,7 +56,7 @@ import { createClient } from 'redis';
 import { SessionClient } from '../../src/client';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { idleDeadlineMs } from '../../src/session/model';
-import { redisConnection } from '../../src/store/connect';
+import { redisConnection, singleNode } from '../../src/store/connect';
 import { RedisSessionStore } from '../../src/store/redis';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -1118,7 +1118,7 @@ main().then(
 
 /** The gateway's own store, to seed sessions with IDs the bench chooses (the gateway's layout, byte for byte). */
 function seedingStore(url: string): RedisSessionStore {
-  return new RedisSessionStore(redisConnection(url, 5000), { namespace: 'session', maxAttributeBytes: 65536, commandTimeoutMs: 5000 });
+  return new RedisSessionStore(redisConnection(singleNode(url), 5000), { namespace: 'session', maxAttributeBytes: 65536, commandTimeoutMs: 5000 });
 }
 
 /** A seeded session's times, as the session service gives an issued one (idle time 3600 s). */

@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import type { Caller } from '../../src/session/caller';
 import { SessionService } from '../../src/sessions/service';
-import { redisConnection } from '../../src/store/connect';
+import { redisConnection, singleNode } from '../../src/store/connect';
 import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
 import { RedisSessionStore } from '../../src/store/redis';
 import { changeChannel } from '../../src/store/redis-scripts';
@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => server.destroy());
 
 function openStore(overrides: { maxAttributeBytes?: number; changeHeartbeatMs?: number } = {}): RedisSessionStore {
-  return new RedisSessionStore(redisConnection(server.url, 2000), {
+  return new RedisSessionStore(redisConnection(singleNode(server.url), 2000), {
     namespace: uniqueNamespace(),
     maxAttributeBytes: overrides.maxAttributeBytes ?? 65536,
     commandTimeoutMs: 2000,

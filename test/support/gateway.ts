@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type Redis from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import request from 'supertest';
 import { buildApp } from '../../src/app';
@@ -173,7 +173,9 @@ export async function snapshot(redis: Redis, namespace: string): Promise<Record<
  * action, a sentinel `ECHO` goes out on that same connection, and the commands are those before
  * it, so one the action caused but sent late is there too. The sentinel itself is left out.
  */
-export async function commandsOf(server: RedisServer, connection: Redis, action: () => Promise<unknown>): Promise<string[][]> {
+export async function commandsOf(server: RedisServer, client: Redis | Cluster, action: () => Promise<unknown>): Promise<string[][]> {
+  if (client.isCluster) throw new Error('commandsOf watches one node: give it a single-node connection');
+  const connection = client as Redis;
   const address = /\baddr=(\S+)/.exec(String(await connection.client('INFO')))?.[1];
   if (address === undefined) throw new Error('CLIENT INFO named no address');
   const sentinel = `sentinel-${randomUUID()}`;
