@@ -27,7 +27,14 @@ export interface RedisServer {
   destroy(): Promise<void>;
 }
 
-export async function startRedis(options: { persist?: boolean } = {}): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /** Append-only file, fsync always: the data survives a stop and start. */
+  readonly persist?: boolean;
+  /** Start as a replica of the server on this loopback port. */
+  readonly replicaOf?: number;
+}
+
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-redis-'));
   try {
     return await onFreePort(async (port) => {
@@ -41,13 +48,15 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
   }
 }
 
-function redisOn(port: number, dir: string, options: { persist?: boolean }): RedisServer & { startOnce(): Promise<void> } {
+function redisOn(port: number, dir: string, options: RedisServerOptions): RedisServer & { startOnce(): Promise<void> } {
   const clients: Redis[] = [];
   let child: ChildProcess | undefined;
 
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--loglevel', 'warning'];
+  // A replica is served at once (the default waits 5 s for more replicas to join one transfer).
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--loglevel', 'warning', '--repl-diskless-sync-delay', '0'];
   if (options.persist) args.push('--appendonly', 'yes', '--appendfsync', 'always');
   else args.push('--appendonly', 'no');
+  if (options.replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
 
   const server = {
     port,
