@@ -156,6 +156,9 @@ export async function startCluster(options: ClusterStartOptions = {}): Promise<R
     seedNodes,
     client(clientOptions: ClusterOptions = {}) {
       const client = new Cluster(seedNodes, clientOptions);
+      // Errors still reject the commands; the listener only keeps ioredis from printing each
+      // failed reconnect during a failover as an "Unhandled error event".
+      client.on('error', () => undefined);
       clients.push(client);
       return client;
     },
@@ -164,6 +167,9 @@ export async function startCluster(options: ClusterStartOptions = {}): Promise<R
       // A short disconnect timeout: a client closed while its node is down (reconnecting) would
       // otherwise leave ioredis' 2 s timer on the dead socket, and jest waiting for it.
       const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, disconnectTimeout: 50, ...clientOptions });
+      // Errors still reject the commands; the listener only keeps ioredis from printing each
+      // failed reconnect during a failover as an "Unhandled error event".
+      client.on('error', () => undefined);
       clients.push(client);
       return client;
     },
