@@ -55,18 +55,39 @@ async function lostOf(client: Redis | Cluster, acked: string[]): Promise<string[
   return lost;
 }
 
+let cluster: RedisCluster;
+let group: SentinelGroup;
+let secured: SentinelGroup;
+
+/** Resolves to what `starting` does, logging how long it took. */
+async function timed<T>(what: string, starting: Promise<T>): Promise<T> {
+  const began = Date.now();
+  const started = await starting;
+  console.log(`${what} up in ${(Date.now() - began) / 1000} s`);
+  return started;
+}
+
+beforeAll(async () => {
+  // All at once: a start is mostly waiting (for the cluster handshake, the sentinels' hellos).
+  const [a, b, c] = await Promise.allSettled([
+    timed('cluster of 6 nodes', startCluster()),
+    timed('sentinel group', startSentinelGroup()),
+    timed('sentinel group with a password', startSentinelGroup({ password: 'pa ss"word', name: 'secured' })),
+  ]);
+  if (a.status === 'fulfilled') cluster = a.value;
+  if (b.status === 'fulfilled') group = b.value;
+  if (c.status === 'fulfilled') secured = c.value;
+  for (const result of [a, b, c]) if (result.status === 'rejected') throw result.reason;
+});
+afterAll(async () => {
+  await Promise.all([cluster?.destroy(), group?.destroy(), secured?.destroy()]);
+});
+
 describe('Redis Cluster fixture', () => {
-  let cluster: RedisCluster;
   let client: Cluster;
 
-  beforeAll(async () => {
-    const began = Date.now();
-    cluster = await startCluster();
-    console.log(`cluster of ${cluster.nodes.length} nodes up in ${(Date.now() - began) / 1000} s`);
+  beforeAll(() => {
     client = cluster.client();
-  });
-  afterAll(async () => {
-    await cluster?.destroy();
   });
 
   test('three primaries with a replica each; seeds name every node', () => {
@@ -153,17 +174,10 @@ describe('Redis Cluster fixture', () => {
 });
 
 describe('Sentinel fixture', () => {
-  let group: SentinelGroup;
   let client: Redis;
 
-  beforeAll(async () => {
-    const began = Date.now();
-    group = await startSentinelGroup();
-    console.log(`sentinel group up in ${(Date.now() - began) / 1000} s`);
+  beforeAll(() => {
     client = group.client();
-  });
-  afterAll(async () => {
-    await group?.destroy();
   });
 
   test('a primary, a replica, three sentinels agreeing; writes through the sentinel client reach the replica', async () => {
@@ -183,6 +197,8 @@ describe('Sentinel fixture', () => {
   test('SENTINEL FAILOVER: the replica is promoted, the old primary demoted, the client follows', async () => {
     const old = group.primary.port;
     const writer = keepWriting(client, 'sentinel-graceful');
+    // ioredis' failoverDetector (a subscription to +switch-master) narrows the window; measured only.
+    const detecting = keepWriting(group.client({ failoverDetector: true }), 'sentinel-graceful-detector');
     await sleep(200);
     const { newPrimaryPort, seconds } = await group.failover('graceful');
     console.log(`sentinel graceful failover (SENTINEL FAILOVER) settled in ${seconds} s`);
@@ -191,7 +207,7 @@ describe('Sentinel fixture', () => {
     expect(group.replicas.map((node) => node.port)).toEqual([old]);
 
     await eventually(() => client.set('sentinel:graceful', 'after'));
-    await writer.stop();
+    await Promise.all([writer.stop(), detecting.stop()]);
     const direct = group.nodeClient(newPrimaryPort);
     expect(await direct.get('sentinel:graceful')).toBe('after'); // on the new primary
     expect(await direct.get('sentinel:a')).toBe('1');
@@ -199,7 +215,11 @@ describe('Sentinel fixture', () => {
     // the old primary (which still answers as a master) until the sentinels demote it and kill
     // its clients, ~10 s later; those acknowledged writes are then dropped by its resync.
     const lost = await lostOf(direct, writer.acked);
-    console.log(`sentinel graceful: ${writer.acked.length} writes acknowledged by a default client, ${lost.length} lost`);
+    const lostByDetector = await lostOf(direct, detecting.acked);
+    console.log(
+      `sentinel graceful: ${writer.acked.length} writes acknowledged by a default client, ${lost.length} lost; ` +
+        `with failoverDetector ${detecting.acked.length} acknowledged, ${lostByDetector.length} lost`,
+    );
     expect(lost.length).toBeGreaterThan(0);
     await direct.quit();
   }, 60_000);
@@ -235,26 +255,17 @@ describe('Sentinel fixture', () => {
 });
 
 describe('Sentinel fixture with a password', () => {
-  let group: SentinelGroup;
-
-  beforeAll(async () => {
-    group = await startSentinelGroup({ password: 'pa ss"word', name: 'secured' });
-  });
-  afterAll(async () => {
-    await group?.destroy();
-  });
-
   test('the nodes and the sentinels refuse without it; the sentinel client with it writes, also after a kill failover', async () => {
-    await expect(command(group.primary.port, ['GET', 'x'])).rejects.toThrow(/NOAUTH/);
-    await expect(command(group.sentinels[0] as number, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'secured'])).rejects.toThrow(/NOAUTH/);
-    const sentinel = group.nodeClient(group.sentinels[0] as number);
-    expect(await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'secured')).toEqual(['127.0.0.1', String(group.primary.port)]);
+    await expect(command(secured.primary.port, ['GET', 'x'])).rejects.toThrow(/NOAUTH/);
+    await expect(command(secured.sentinels[0] as number, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'secured'])).rejects.toThrow(/NOAUTH/);
+    const sentinel = secured.nodeClient(secured.sentinels[0] as number);
+    expect(await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'secured')).toEqual(['127.0.0.1', String(secured.primary.port)]);
 
-    const client = group.client();
+    const client = secured.client();
     await client.set('secured:a', '1');
-    const { newPrimaryPort } = await group.failover('kill');
+    const { newPrimaryPort } = await secured.failover('kill');
     await eventually(() => client.set('secured:b', '2'));
-    const primary = group.nodeClient(newPrimaryPort);
+    const primary = secured.nodeClient(newPrimaryPort);
     expect(await primary.get('secured:b')).toBe('2');
     await primary.quit();
   });
