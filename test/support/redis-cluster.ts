@@ -114,7 +114,7 @@ export async function startCluster(options: ClusterStartOptions = {}): Promise<R
     const [first, ...others] = records as [NodeRecord, ...NodeRecord[]];
     await Promise.all(
       others.map((record) =>
-        command(first.process.port, ['CLUSTER', 'MEET', '127.0.0.1', String(record.process.port), String(record.process.busPort)]),
+        command(first.process.port, ['CLUSTER', 'MEET', '127.0.0.1', String(record.process.port), String(record.process.ports[1])]),
       ),
     );
     // A node can only REPLICATE a primary it knows: wait for the handshake to reach everyone.
@@ -156,6 +156,9 @@ export async function startCluster(options: ClusterStartOptions = {}): Promise<R
     seedNodes,
     client(clientOptions: ClusterOptions = {}) {
       const client = new Cluster(seedNodes, clientOptions);
+      // Errors still reject the commands; the listener only keeps ioredis from printing each
+      // failed reconnect during a failover as an "Unhandled error event".
+      client.on('error', () => undefined);
       clients.push(client);
       return client;
     },
@@ -164,6 +167,9 @@ export async function startCluster(options: ClusterStartOptions = {}): Promise<R
       // A short disconnect timeout: a client closed while its node is down (reconnecting) would
       // otherwise leave ioredis' 2 s timer on the dead socket, and jest waiting for it.
       const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, disconnectTimeout: 50, ...clientOptions });
+      // Errors still reject the commands; the listener only keeps ioredis from printing each
+      // failed reconnect during a failover as an "Unhandled error event".
+      client.on('error', () => undefined);
       clients.push(client);
       return client;
     },
@@ -242,8 +248,9 @@ async function startClusterNode(options: ClusterStartOptions): Promise<RedisProc
           'cluster-allow-replica-migration no',
         ]),
       );
+      // A node that failed on a taken port may have written nodes.conf already: not reused.
+      rmSync(join(dir, 'nodes.conf'), { force: true });
       const node = new RedisProcess(port, [port, busPort], [conf], dir);
-      node.busPort = busPort;
       await node.startOnce();
       return node;
     });
@@ -367,12 +374,12 @@ export function parseNodes(text: string): NodeLine[] {
 
 /**
  * One redis-server child (a cluster node, a data node or a sentinel) on fixed ports, restartable.
- * Started means: this very child holds every port in `ports` (from /proc) and answers PING.
+ * Started means: this very child holds every port in `ports` (from /proc; a cluster node's
+ * second one is its bus port) and answers PING.
  */
 export class RedisProcess {
   private child: ChildProcess | undefined;
   private output = '';
-  busPort = 0;
 
   constructor(
     readonly port: number,

@@ -153,6 +153,9 @@ export async function startSentinelGroup(options: SentinelStartOptions = {}): Pr
     password,
     client(clientOptions: RedisOptions = {}) {
       const client = new Redis({ sentinels: sentinelNodes, name, password, sentinelPassword: password, disconnectTimeout: 50, ...clientOptions });
+      // Errors still reject the commands; the listener only keeps ioredis from printing each
+      // failed reconnect during a failover as an "Unhandled error event".
+      client.on('error', () => undefined);
       clients.push(client);
       return client;
     },
@@ -160,6 +163,9 @@ export async function startSentinelGroup(options: SentinelStartOptions = {}): Pr
       if (!data.some((node) => node.port === port) && !sentinels.some((node) => node.port === port)) throw new Error(`no node on port ${port}`);
       // A short disconnect timeout: see nodeClient in redis-cluster.ts.
       const client = new Redis({ host: '127.0.0.1', port, password, maxRetriesPerRequest: 1, disconnectTimeout: 50, ...clientOptions });
+      // Errors still reject the commands; the listener only keeps ioredis from printing each
+      // failed reconnect during a failover as an "Unhandled error event".
+      client.on('error', () => undefined);
       clients.push(client);
       return client;
     },
