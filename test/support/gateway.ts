@@ -120,10 +120,12 @@ export function gatewayOverRedis(env: Record<string, string> = {}, options: { pe
  * Two gateway instances on one Redis and one namespace, as a deployment runs them, each
  * listening on a loopback port; resolves to them and their base URLs (`http://127.0.0.1:<port>`).
  */
-export async function startGatewayPair(redisUrl: string): Promise<{ a: Gateway; b: Gateway; baseA: string; baseB: string }> {
-  const env = { SESSION_NAMESPACE: uniqueNamespace() };
-  const a = await startGateway({ redisUrl, env });
-  const b = await startGateway({ redisUrl, env });
+export async function startGatewayPair(redis: string | Record<string, string>): Promise<{ a: Gateway; b: Gateway; baseA: string; baseB: string }> {
+  // A single node's URL, or the variables of another topology (REDIS_CLUSTER_NODES, REDIS_SENTINELS…).
+  const env = { SESSION_NAMESPACE: uniqueNamespace(), ...(typeof redis === 'string' ? {} : redis) };
+  const redisUrl = typeof redis === 'string' ? redis : undefined;
+  const a = await startGateway({ ...(redisUrl === undefined ? {} : { redisUrl }), env });
+  const b = await startGateway({ ...(redisUrl === undefined ? {} : { redisUrl }), env });
   const listen = (gateway: Gateway): Promise<string> => gateway.app.listen({ port: 0, host: '127.0.0.1' });
   return { a, b, baseA: await listen(a), baseB: await listen(b) };
 }

@@ -1,0 +1,54 @@
+/**
+ * The store conformance suite on a real Redis Cluster (3 primaries, 3 replicas) and on a real
+ * Sentinel group (a primary, a replica, 3 sentinels), each connected by the same factory
+ * (`store/connect.ts`) main.ts uses, from configuration alone.
+ */
+import type { Cluster, default as Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config';
+import { openStore } from '../../src/store/connect';
+import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
+import type { RedisSessionStore } from '../../src/store/redis';
+import { uniqueNamespace, waitUntil } from '../support/gateway';
+import { startCluster, type RedisCluster } from '../support/redis-cluster';
+import { startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
+import { describeSessionStore, type HarnessOptions, type StoreHarness } from './store.contract';
+
+let cluster: RedisCluster;
+let sentinel: SentinelGroup;
+
+beforeAll(async () => {
+  [cluster, sentinel] = await Promise.all([startCluster(), startSentinelGroup()]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([cluster.destroy(), sentinel.destroy()]);
+});
+
+/** A store from configuration, and a harness that ages and expires its keys through `keys`. */
+async function harnessOn(env: Record<string, string>, keys: () => Redis | Cluster, options: HarnessOptions): Promise<StoreHarness> {
+  const config: Config = loadConfig({ ...env, SESSION_NAMESPACE: uniqueNamespace(), MAX_ATTRIBUTE_BYTES: String(options.maxAttributeBytes), REDIS_COMMAND_TIMEOUT_MS: '2000' });
+  const store = openStore(config) as RedisSessionStore;
+  await waitUntil(() => store.ping().then(() => true, () => false), 10_000);
+  const redis = keys();
+  return {
+    store,
+    now: () => store.now(),
+    // Idle time passing: the stored last access and the key's expiry moved back by that much.
+    async age(digest, ms) {
+      const key = store.keyOf(digest);
+      const stored = decodeSession((await redis.getBuffer(key)) as Buffer);
+      const lastAccessedAtMs = stored.lastAccessedAtMs - ms;
+      await redis.setrange(key, LAST_ACCESS_OFFSET, String(lastAccessedAtMs));
+      await redis.pexpireat(key, lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
+    },
+    async expire(digest) {
+      await redis.pexpire(store.keyOf(digest), 1);
+      await waitUntil(async () => (await redis.exists(store.keyOf(digest))) === 0);
+    },
+    close: () => store.close(),
+  };
+}
+
+describeSessionStore('redis cluster', (options) => harnessOn({ REDIS_CLUSTER_NODES: cluster.seeds }, () => cluster.client(), options));
+describeSessionStore('redis sentinel', (options) =>
+  harnessOn({ REDIS_SENTINELS: sentinel.sentinelList, REDIS_SENTINEL_NAME: sentinel.name }, () => sentinel.client(), options),
+);
