@@ -11,7 +11,7 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config';
-import { GatewayError, graphqlErrorBody, restErrorBody } from './errors';
+import { asGatewayError, GatewayError, graphqlErrorsBody, restErrorBody } from './errors';
 import { graphqlPlugin } from './graphql/plugin';
 import { healthPlugin } from './health';
 import { discardRefusedBodies, requestBodyLimit } from './http/body-limit';
@@ -152,7 +152,7 @@ function fromFastify(error: FastifyError): GatewayError {
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return new GatewayError('BAD_USER_INPUT', error.message);
   }
-  return new GatewayError('INTERNAL', 'internal error', { cause: error });
+  return asGatewayError(error);
 }
 
 /**
@@ -162,6 +162,6 @@ function fromFastify(error: FastifyError): GatewayError {
  */
 function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
   request.errorCode = error.code;
-  const body = pathOf(request.url) === '/graphql' ? { errors: [graphqlErrorBody(error)] } : restErrorBody(error);
+  const body = pathOf(request.url) === '/graphql' ? graphqlErrorsBody(error) : restErrorBody(error);
   void reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }

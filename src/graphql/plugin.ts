@@ -14,18 +14,18 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
-import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, Kind, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
-import { ERROR_STATUS, GatewayError, graphqlErrorBody, isErrorCode } from '../errors';
+import { ERROR_STATUS, GatewayError, isErrorCode } from '../errors';
 import type { Metrics } from '../metrics';
 import type { RequestTelemetry } from '../request-telemetry';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
 import { presentedSessionId, type SessionTransport } from '../session/transport';
 import type { SessionStore } from '../store/store';
 import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { formatHttpError } from './error-format';
 import { QueryFastPath } from './fast-path';
 import { httpRequestRules, type QueryLimits } from './request-rules';
 import { CONTENT_TYPE, graphqlStatus, responseMediaType } from './response-status';
@@ -49,15 +49,13 @@ export interface GraphQLOptions {
   readonly browserPage: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 }
 
-/** Apollo's own codes for a request that is wrong before it runs. */
-const APOLLO_INPUT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);
-
 export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOptions): Promise<void> {
   // No Apollo drain plugin: it closes Fastify from inside apollo.stop(), and here it is the
   // other way round. app.close() stops accepting, lets in-flight requests finish, then stops Apollo.
   const schema = buildSchema();
   const rootFields = rootFieldsOf(schema);
-  const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatError(formatted, error, app);
+  const logDefect = (error: unknown): void => app.log.error({ err: error }, 'internal error');
+  const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatHttpError(formatted, error, logDefect);
   // Apollo's own landing page loads its IDE from a CDN; browsers get `browserPage` instead.
   const plugins: ApolloServerPlugin<GraphQLContext>[] = [operationReportPlugin(rootFields), statusPlugin(), ApolloServerPluginLandingPageDisabled()];
   const rules = httpRequestRules(options.queryLimits, options.introspection);
@@ -92,7 +90,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
     limits: options.limits,
     metrics: options.metrics,
     production: options.production,
-    logError: (error) => app.log.error({ err: error }, 'internal error'),
+    logError: logDefect,
   });
 
   const batch = sessionBatchLoader(options.store, (size) => options.metrics.observeLoaderBatch(size));
@@ -266,34 +264,4 @@ function statusPlugin(): ApolloServerPlugin<GraphQLContext> {
       return listener;
     },
   };
-}
-
-/**
- * Every GraphQL error becomes one of errors.ts's codes. The gateway's own errors say what they
- * say; graphql-js's and Apollo's request errors (syntax, validation, variables, a malformed
- * request) are the client's: BAD_USER_INPUT, or PERSISTED_QUERY_NOT_SUPPORTED. Only an error
- * nobody coded is INTERNAL, and is logged.
- */
-function formatError(formatted: GraphQLFormattedError, error: unknown, app: FastifyInstance): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
-  if (original instanceof GatewayError) {
-    if (original.code === 'INTERNAL') app.log.error({ err: original.cause ?? original }, 'internal error');
-    return { ...formatted, ...graphqlErrorBody(original) };
-  }
-  const code = formatted.extensions?.code;
-  if (code === 'PERSISTED_QUERY_NOT_SUPPORTED' || code === 'PERSISTED_QUERY_NOT_FOUND') {
-    return { ...formatted, message: 'automatic persisted queries are not supported: send the query text', extensions: { code: 'PERSISTED_QUERY_NOT_SUPPORTED' } };
-  }
-  if (isErrorCode(code)) return formatted;
-  if ((typeof code === 'string' && APOLLO_INPUT_CODES.has(code)) || isClientStatus(error)) {
-    return { ...formatted, extensions: { code: 'BAD_USER_INPUT' } };
-  }
-  app.log.error({ err: original }, 'internal error');
-  return { message: 'internal error', extensions: { code: 'INTERNAL' } };
-}
-
-/** An error Apollo raised with a 4xx of its own: the request's fault, whatever its code. */
-function isClientStatus(error: unknown): boolean {
-  const status = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions?.http?.status;
-  return typeof status === 'number' && status >= 400 && status < 500;
 }

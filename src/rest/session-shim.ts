@@ -20,7 +20,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError, restErrorBody } from '../errors';
+import { asGatewayError, restErrorBody } from '../errors';
 import type { SessionEvents } from '../metrics';
 import { requestIdOf, type RequestTelemetry } from '../request-telemetry';
 import { isWellFormedSessionId } from '../session/ids';
@@ -108,7 +108,7 @@ export class SessionShim {
         this.recordDirect(route, requestId, startedAt, 200, null);
       },
       (thrown: unknown) => {
-        const error = thrown instanceof GatewayError ? thrown : new GatewayError('INTERNAL', 'internal error', { cause: thrown });
+        const error = asGatewayError(thrown);
         this.options.telemetry.failed(requestId, error);
         const body = Buffer.from(JSON.stringify(restErrorBody(error)));
         this.options.telemetry.send(response, error.status, { 'content-type': JSON_TYPE }, body, requestId);
@@ -116,7 +116,7 @@ export class SessionShim {
       },
     ).catch((defect: unknown) => {
       // Sending itself failed (a defect, or a socket gone mid-write): log it, never crash on it.
-      this.options.telemetry.failed(requestId, new GatewayError('INTERNAL', 'internal error', { cause: defect }));
+      this.options.telemetry.failed(requestId, asGatewayError(defect));
       response.destroy();
     });
     return true;
