@@ -16,6 +16,8 @@ import { graphqlPlugin } from './graphql/plugin';
 import { healthPlugin } from './health';
 import { discardRefusedBodies, requestBodyLimit } from './http/body-limit';
 import { answerClientError } from './http/client-errors';
+import { DrainState } from './http/drain';
+import { stampReplies } from './http/response-headers';
 import { pathOf } from './logger';
 import { metricsPlugin, type Metrics } from './metrics';
 import { instrumentRequests, RequestTelemetry, requestIdOf } from './request-telemetry';
@@ -35,6 +37,7 @@ export interface AppParts {
 
 export async function buildApp({ config, store, logger, metrics }: AppParts): Promise<FastifyInstance> {
   const telemetry = new RequestTelemetry(metrics, logger);
+  const drain = new DrainState();
   const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
   const shim = new SessionShim({
     store,
@@ -44,6 +47,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     sessionTimeoutSeconds: config.sessionTimeoutSeconds,
     events: metrics,
     telemetry,
+    drain,
   });
   const app = Fastify({
     // What Fastify's own factory does, with the shim's direct lane in front of Fastify's handler.
@@ -89,6 +93,8 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     trustProxy: true,
   });
   instrumentRequests(app, telemetry);
+  drain.watch(app);
+  stampReplies(app, drain);
   discardRefusedBodies(app);
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
     const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
@@ -137,6 +143,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     browserPage: browserPage(playground),
     metrics,
     telemetry,
+    drain,
     production: config.nodeEnv === 'production',
   });
   await app.register(playgroundPlugin, playground);

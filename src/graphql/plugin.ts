@@ -19,6 +19,8 @@ import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, Kind, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { ERROR_STATUS, GatewayError, isErrorCode } from '../errors';
+import type { DrainState } from '../http/drain';
+import { sendRaw } from '../http/response-headers';
 import type { Metrics } from '../metrics';
 import type { RequestTelemetry } from '../request-telemetry';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
@@ -43,6 +45,7 @@ export interface GraphQLOptions {
   readonly introspection: boolean;
   readonly metrics: Metrics;
   readonly telemetry: RequestTelemetry;
+  readonly drain: DrainState;
   /** NODE_ENV=production: subscription errors never carry internal messages. */
   readonly production: boolean;
   /** Answers (sends, or throws a GatewayError) a GET that prefers HTML to JSON: a browser opening the endpoint. */
@@ -128,7 +131,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
       const headers = reply.getHeaders() as OutgoingHttpHeaders;
       headers['cache-control'] = 'no-store';
       headers['content-type'] = CONTENT_TYPE[answer.media];
-      options.telemetry.send(reply.raw, answer.status, headers, answer.body, request.id);
+      sendRaw(reply.raw, answer.status, headers, answer.body, request.id, options.drain);
       return reply;
     },
   });

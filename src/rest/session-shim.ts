@@ -21,6 +21,8 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { asGatewayError, restErrorBody } from '../errors';
+import type { DrainState } from '../http/drain';
+import { sendRaw } from '../http/response-headers';
 import type { SessionEvents } from '../metrics';
 import { requestIdOf, type RequestTelemetry } from '../request-telemetry';
 import { isWellFormedSessionId } from '../session/ids';
@@ -38,6 +40,7 @@ export interface RestOptions {
   readonly sessionTimeoutSeconds: number;
   readonly events: SessionEvents;
   readonly telemetry: RequestTelemetry;
+  readonly drain: DrainState;
 }
 
 /** What the shim answers a presented ID with. */
@@ -104,15 +107,15 @@ export class SessionShim {
       (answer) => {
         const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store', [this.headerName]: answer.id };
         if (answer.json !== null) headers['content-type'] = JSON_TYPE;
-        this.options.telemetry.send(response, 200, headers, answer.json, requestId);
-        this.recordDirect(route, requestId, startedAt, 200, null);
+        sendRaw(response, 200, headers, answer.json, requestId, this.options.drain);
+        this.options.telemetry.record(requestId, 'GET', route, null, null, 200, null, performance.now() - startedAt);
       },
       (thrown: unknown) => {
         const error = asGatewayError(thrown);
         this.options.telemetry.failed(requestId, error);
         const body = Buffer.from(JSON.stringify(restErrorBody(error)));
-        this.options.telemetry.send(response, error.status, { 'content-type': JSON_TYPE }, body, requestId);
-        this.recordDirect(route, requestId, startedAt, error.status, error.code);
+        sendRaw(response, error.status, { 'content-type': JSON_TYPE }, body, requestId, this.options.drain);
+        this.options.telemetry.record(requestId, 'GET', route, null, null, error.status, error.code, performance.now() - startedAt);
       },
     ).catch((defect: unknown) => {
       // Sending itself failed (a defect, or a socket gone mid-write): log it, never crash on it.
@@ -120,19 +123,6 @@ export class SessionShim {
       response.destroy();
     });
     return true;
-  }
-
-  private recordDirect(route: string, requestId: string, startedAt: number, status: number, errorCode: string | null): void {
-    this.options.telemetry.record({
-      requestId,
-      method: 'GET',
-      route,
-      operation: null,
-      operationName: null,
-      status,
-      errorCode,
-      durationMs: performance.now() - startedAt,
-    });
   }
 }
 
