@@ -18,11 +18,11 @@ import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'gr
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { serveAsOrdinaryRequest } from '../http/ordinary-upgrade';
-import { pathOf } from '../logger';
 import type { Metrics } from '../metrics';
 import { isServiceCaller, type ServiceTokens } from '../session/caller';
 import type { SessionStore } from '../store/store';
 import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { isGraphQLEndpoint } from './endpoint';
 import { formatSocketError, type DefectLog } from './error-format';
 
 export interface SubscriptionOptions {
@@ -36,7 +36,6 @@ export interface SubscriptionOptions {
   readonly logError: DefectLog;
 }
 
-const PATH = '/graphql';
 /** How long a closing socket may take to say goodbye before it is cut. */
 const CLOSE_GRACE_MS = 1000;
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -48,7 +47,7 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Only a WebSocket on /graphql is an upgrade; anything else (h2c from Java's HttpClient, a
     // WebSocket elsewhere) is answered as the ordinary request it also is.
-    if (pathOf(request.url ?? '') !== PATH || request.headers.upgrade?.toLowerCase() !== 'websocket') {
+    if (!isGraphQLEndpoint(request.url ?? '') || request.headers.upgrade?.toLowerCase() !== 'websocket') {
       serveAsOrdinaryRequest(app.server, request, socket, head);
       return;
     }

@@ -21,6 +21,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { asGatewayError, restErrorBody } from '../errors';
+import { answerErrors } from '../http/error-replies';
 import type { DrainState } from '../http/drain';
 import { sendRaw } from '../http/response-headers';
 import type { SessionEvents } from '../metrics';
@@ -78,8 +79,9 @@ export class SessionShim {
     return { id: record.id, json: null };
   }
 
-  /** The Fastify routes: every request `serveDirect` leaves. */
+  /** The Fastify routes: every request `serveDirect` leaves. Their errors answer in the REST shape. */
   readonly routes = async (app: FastifyInstance): Promise<void> => {
+    answerErrors(app, this.options.telemetry, restErrorBody);
     app.get(V2, async (request, reply) => this.reply(await this.answer(presentedSessionId(request.headers, this.options.transport)), reply));
     app.get(V1, async (request, reply) => {
       const id = legacyQueryId(request) ?? presentedSessionId(request.headers, this.options.transport);
