@@ -59,7 +59,7 @@ export interface EligibleRequest {
 /** A query the fast path has parsed and validated, with what the request log says of it. */
 export interface PreparedQuery {
   readonly compiled: CompiledQuery;
-  /** The metrics label of the operation (see plugin.ts). */
+  /** The metrics label of the operation (see operation-label.ts). */
   readonly label: string;
   /** The operation's own name, if it has one. */
   readonly name: string | null;
