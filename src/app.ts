@@ -1,6 +1,6 @@
 /**
- * Composes the HTTP server from its parts: request telemetry, CORS, the GraphQL face, the
- * GraphQL IDE, the REST shim, the health probes and metrics, and the one error mapping. Builds
+ * Composes the HTTP server from its parts: request telemetry, the drain, CORS, the GraphQL face,
+ * the GraphQL IDE, the REST shim, the health probes and metrics, and the default error answers. Builds
  * nothing global: two apps with two configs can live in one process.
  *
  * The node:http server under Fastify first offers each request to the REST shim's direct lane
@@ -8,15 +8,18 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config';
-import { GatewayError, graphqlErrorBody, restErrorBody } from './errors';
+import { graphqlErrorsBody, restErrorBody, type GatewayError } from './errors';
+import { isGraphQLEndpoint } from './graphql/endpoint';
 import { graphqlPlugin } from './graphql/plugin';
 import { healthPlugin } from './health';
 import { discardRefusedBodies, requestBodyLimit } from './http/body-limit';
 import { answerClientError } from './http/client-errors';
-import { pathOf } from './logger';
+import { answerErrors, answerNotFound } from './http/error-replies';
+import { DrainState } from './http/drain';
+import { stampReplies } from './http/response-headers';
 import { metricsPlugin, type Metrics } from './metrics';
 import { instrumentRequests, RequestTelemetry, requestIdOf } from './request-telemetry';
 import { browserPage, playgroundPlugin } from './playground/plugin';
@@ -37,6 +40,7 @@ export interface AppParts {
 
 export async function buildApp({ config, store, logger, metrics }: AppParts): Promise<FastifyInstance> {
   const telemetry = new RequestTelemetry(metrics, logger);
+  const drain = new DrainState();
   const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
   const limits = {
     maxAttributeBytes: config.maxAttributeBytes,
@@ -50,6 +54,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     sessionHeader: config.sessionHeader,
     legacyAttribute: config.legacyAttribute,
     telemetry,
+    drain,
   });
   const app = Fastify({
     // What Fastify's own factory does, with the shim's direct lane in front of Fastify's handler.
@@ -95,15 +100,13 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     trustProxy: true,
   });
   instrumentRequests(app, telemetry);
+  drain.watch(app);
+  stampReplies(app, drain);
   discardRefusedBodies(app);
-  app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
-    const gatewayError = error instanceof GatewayError ? error : fromFastify(error);
-    telemetry.failed(request.id, gatewayError);
-    sendError(request, reply, gatewayError);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    sendError(request, reply, new GatewayError('NOT_FOUND', `no route for ${request.method} ${pathOf(request.url)}`));
-  });
+  // The app's default, for everything the faces' own handlers do not answer (each face's plugin
+  // installs its own for its routes: graphql/plugin.ts, rest/session-shim.ts).
+  answerErrors(app, telemetry, unmatchedErrorBody);
+  answerNotFound(app, unmatchedErrorBody);
 
   const allowedOrigins = config.corsOrigins;
   if (allowedOrigins === '*' || allowedOrigins.length > 0) {
@@ -138,6 +141,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     browserPage: browserPage(playground),
     metrics,
     telemetry,
+    drain,
     production: config.nodeEnv === 'production',
   });
   await app.register(playgroundPlugin, playground);
@@ -147,22 +151,18 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
   return app;
 }
 
-/** Fastify's own client errors (body too large, bad JSON, wrong content type) keep their meaning. */
-function fromFastify(error: FastifyError): GatewayError {
-  if (error.statusCode === 413) return new GatewayError('PAYLOAD_TOO_LARGE', 'the request body is too large');
-  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-    return new GatewayError('BAD_USER_INPUT', error.message);
-  }
-  return new GatewayError('INTERNAL', 'internal error', { cause: error });
-}
-
 /**
- * GraphQL clients get a GraphQL-shaped error; REST clients `{ error: { code, message } }`. These
- * are requests refused before any face ran (no route, a body that is not JSON or too large), so
- * the status is the code's on both.
+ * The body of an error answered by the app's root: the REST shape, except at the GraphQL
+ * endpoint itself, where a GraphQL client gets the GraphQL shape.
+ *
+ * What reaches the root at that path is a request no route matched (PUT, DELETE, or OPTIONS
+ * without CORS at /graphql), or an error while Fastify handled one (its body was not JSON). The
+ * GraphQL plugin cannot answer those itself: Fastify gives an encapsulated plugin a not-found
+ * handler only for a whole prefix (four-oh-four.js registers `prefix` and `prefix/*`), which
+ * would take `/graphql/x` too (no face's path: REST-shaped, like every unknown route), and its
+ * not-found router has no `;` delimiter, so `/graphql;x` would still end here. So the one
+ * not-found handler stays at the root, and this is the only place deciding a shape by path.
  */
-function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
-  request.errorCode = error.code;
-  const body = pathOf(request.url) === '/graphql' ? { errors: [graphqlErrorBody(error)] } : restErrorBody(error);
-  void reply.code(error.status).type('application/json; charset=utf-8').send(body);
+function unmatchedErrorBody(error: GatewayError, request: FastifyRequest): object {
+  return isGraphQLEndpoint(request.url) ? graphqlErrorsBody(error) : restErrorBody(error);
 }

@@ -8,6 +8,12 @@
  * below is used there only for request errors answered as `application/graphql-response+json`.
  * Nothing else in the code base invents a status number: faces throw a `GatewayError` and the
  * edges translate it.
+ *
+ * The bodies are written here once per kind of face, and every face encodes through them:
+ * `graphqlErrorBody` (one GraphQL error, on HTTP and WebSocket alike), `graphqlErrorsBody` (a
+ * GraphQL request refused before GraphQL ran), `restErrorBody`. What a client may read of an
+ * error is `publicMessage`, and anything thrown that is not a `GatewayError` becomes INTERNAL
+ * through `asGatewayError`, its cause kept for the log.
  */
 export const ERROR_STATUS = {
   /** No usable credential: no service token and no session, or a service token that is wrong. */
@@ -81,9 +87,22 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_STATUS, value);
 }
 
+/**
+ * The error a thrown value stands for: itself when the gateway raised it, otherwise a defect
+ * (INTERNAL) that keeps what was thrown as its cause, for the log and never for the client.
+ */
+export function asGatewayError(thrown: unknown): GatewayError {
+  return thrown instanceof GatewayError ? thrown : new GatewayError('INTERNAL', 'internal error', { cause: thrown });
+}
+
 /** One GraphQL error as a client sees it, on HTTP and WebSocket alike. */
 export function graphqlErrorBody(error: GatewayError): { message: string; extensions: ErrorFields } {
   return { message: error.publicMessage, extensions: error.extensions };
+}
+
+/** The body of a GraphQL request refused before any GraphQL ran (no route, a body that is not JSON or too large). */
+export function graphqlErrorsBody(error: GatewayError): { errors: [{ message: string; extensions: ErrorFields }] } {
+  return { errors: [graphqlErrorBody(error)] };
 }
 
 /** The body REST routes answer with on error. */

@@ -10,12 +10,16 @@
  * a session ID; headers are never logged. The request ID is the client's `X-Request-ID` when it
  * is usable, a random UUID otherwise, and is echoed in the response's `X-Request-ID`.
  *
- * This runs on every request, so it holds no per-request closures: three fields decorated onto
- * the Fastify request (set by the faces), one `onSend` and one `onResponse` hook built once per app.
+ * Both doors record through one function, `RequestTelemetry.record`, with the same inputs: the
+ * Fastify `onResponse` hook reads them off the request and reply, the direct lane passes its own.
+ * This runs on every request, so it holds no per-request closures and builds no record object:
+ * three fields decorated onto the Fastify request (set by the faces), one `onResponse` hook built
+ * once per app, and the log line built only when it will be written. (The `X-Request-ID` echo and
+ * the drain's `Connection: close` are the response's: http/response-headers.ts.)
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayError } from './errors';
 import type { Metrics } from './metrics';
@@ -36,19 +40,6 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 const MAX_REQUEST_ID_LENGTH = 128;
 const PRINTABLE = /^[\x21-\x7e]+$/;
 const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
-
-/** One finished request, as the log line and the metrics see it. */
-export interface RequestRecord {
-  readonly requestId: string;
-  readonly method: string;
-  /** The route pattern, or `'unmatched'`. */
-  readonly route: string;
-  readonly operation: string | null;
-  readonly operationName: string | null;
-  readonly status: number;
-  readonly errorCode: string | null;
-  readonly durationMs: number;
-}
 
 /**
  * A presented request ID is kept when it is 1-128 printable ASCII characters and does not have
@@ -71,7 +62,6 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
 export class RequestTelemetry {
   /** The level is fixed at start-up; below `info` the request line is not even built. */
   private readonly writesInfo: boolean;
-  private drainingNow = false;
 
   constructor(
     private readonly metrics: Metrics,
@@ -81,44 +71,33 @@ export class RequestTelemetry {
   }
 
   /**
-   * True once the app drains (after SIGTERM): a response that completes an in-flight request then
-   * also closes its connection, since an idle keep-alive connection would otherwise hold the
-   * drain open until the client's keep-alive ends.
+   * Records one finished request: its observation in the request metrics and its log line.
+   * `route` is the route pattern, or `'unmatched'`; `operation` and `operationName` are
+   * GraphQL's (null elsewhere); `errorCode` is the code the request ended with, if any.
    */
-  get draining(): boolean {
-    return this.drainingNow;
-  }
-
-  startDraining(): void {
-    this.drainingNow = true;
-  }
-
-  /**
-   * Sends a whole response straight through node:http, for the doors that bypass Fastify's
-   * reply: with the request ID, and `Connection: close` while draining, as every response has.
-   */
-  send(response: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: Buffer | string | null, requestId: string): void {
-    headers['content-length'] = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    headers[REQUEST_ID_HEADER] = requestId;
-    if (this.drainingNow) headers.connection = 'close';
-    response.writeHead(status, headers);
-    response.end(body ?? undefined);
-  }
-
-  record(request: RequestRecord): void {
-    const outcome = request.errorCode ?? STATUS_CLASS[(request.status / 100) | 0] ?? 'other';
-    this.metrics.observeRequest(request.route, request.operation ?? '', outcome, request.durationMs / 1000);
+  record(
+    requestId: string,
+    method: string,
+    route: string,
+    operation: string | null,
+    operationName: string | null,
+    status: number,
+    errorCode: string | null,
+    durationMs: number,
+  ): void {
+    const outcome = errorCode ?? STATUS_CLASS[(status / 100) | 0] ?? 'other';
+    this.metrics.observeRequest(route, operation ?? '', outcome, durationMs / 1000);
     if (!this.writesInfo) return; // skip building the line when it would not be written
     this.log.info(
       {
-        requestId: request.requestId,
-        method: request.method,
-        route: request.route,
-        operation: request.operation ?? undefined,
-        operationName: request.operationName ?? undefined,
-        status: request.status,
-        errorCode: request.errorCode ?? undefined,
-        durationMs: Math.round(request.durationMs * 1000) / 1000,
+        requestId,
+        method,
+        route,
+        operation: operation ?? undefined,
+        operationName: operationName ?? undefined,
+        status,
+        errorCode: errorCode ?? undefined,
+        durationMs: Math.round(durationMs * 1000) / 1000,
       },
       'request',
     );
@@ -133,38 +112,23 @@ export class RequestTelemetry {
   }
 }
 
-/** Installs the request ID echo, the drain behaviour, the log line and the request metrics on `app`. */
+/** Installs the fields the faces report on, and the request log line and metrics, on `app`. */
 export function instrumentRequests(app: FastifyInstance, telemetry: RequestTelemetry): void {
   app.decorateRequest('operation', null);
   app.decorateRequest('operationName', null);
   app.decorateRequest('errorCode', null);
 
-  app.addHook('preClose', (done) => {
-    telemetry.startDraining();
-    done();
-  });
-
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header(REQUEST_ID_HEADER, request.id);
-    if (telemetry.draining) reply.header('connection', 'close');
-    done(null, payload);
-  });
-
   app.addHook('onResponse', (request, reply, done) => {
-    telemetry.record(recordOf(request, reply));
+    telemetry.record(
+      request.id,
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      request.operation,
+      request.operationName,
+      reply.statusCode,
+      request.errorCode,
+      reply.elapsedTime,
+    );
     done();
   });
-}
-
-function recordOf(request: FastifyRequest, reply: FastifyReply): RequestRecord {
-  return {
-    requestId: request.id,
-    method: request.method,
-    route: request.routeOptions.url ?? 'unmatched',
-    operation: request.operation,
-    operationName: request.operationName,
-    status: reply.statusCode,
-    errorCode: request.errorCode,
-    durationMs: reply.elapsedTime,
-  };
 }

@@ -91,14 +91,16 @@ describe.each([
 describe('the batch read on Cluster', () => {
   let spread: RedisCluster;
   let a: Gateway;
+  let b: Gateway;
 
   beforeAll(async () => {
     // Primaries only: replicas acknowledge replication every second, which would count as reads.
     spread = await startCluster({ primaries: 3, replicasPerPrimary: 0 });
-    ({ a } = await startGatewayPair({ REDIS_CLUSTER_NODES: spread.seeds }));
+    ({ a, b } = await startGatewayPair({ REDIS_CLUSTER_NODES: spread.seeds }));
   }, 60_000);
   afterAll(async () => {
     await a.close();
+    await b.close();
     await spread.destroy();
   });
 

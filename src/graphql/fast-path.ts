@@ -6,10 +6,15 @@
  * compiled once into a plain function (graphql-jit) and run against the same schema, the same
  * context and the same error formatting, and answered as Apollo would answer it.
  *
- * It is a branch of the one pipeline, not a copy of it: it parses with the same options and
- * validates with the same rules as Apollo (request-rules.ts: cost limits, introspection when it
- * is off), takes its status and media type from response-status.ts, and formats errors with
- * Apollo's formatter. A document it cannot take is left to Apollo, never refused here.
+ * It is a branch of the one pipeline, not a copy of it: it takes every rule from the definition
+ * Apollo is given (request-rules.ts) and decides none of its own. It parses with the same
+ * options and validates with the same rules (cost limits, introspection when it is off, no
+ * subscriptions over HTTP), takes its status and media type from response-status.ts, and formats
+ * errors with Apollo's formatter (error-format.ts). The request rules Apollo applies before it
+ * reads a document (CSRF prevention, batching, persisted queries) let through, as they are, the
+ * only requests this path takes, and it leaves the rest to Apollo (see `eligible`). What is left
+ * here is which executor runs a request, never whether it may run: a request it cannot take is
+ * left to Apollo, never refused here. test/graphql/fast-path*.test.ts hold it to that.
  *
  * Everything else goes to Apollo unchanged: GET, mutations, subscriptions, introspection,
  * documents that fail to parse or validate, batches, persisted-query extensions, and requests
@@ -54,7 +59,7 @@ export interface EligibleRequest {
 /** A query the fast path has parsed and validated, with what the request log says of it. */
 export interface PreparedQuery {
   readonly compiled: CompiledQuery;
-  /** The metrics label of the operation (see plugin.ts). */
+  /** The metrics label of the operation (see operation-label.ts). */
   readonly label: string;
   /** The operation's own name, if it has one. */
   readonly name: string | null;
@@ -81,7 +86,14 @@ export class QueryFastPath {
     private readonly labelOf: (operation: OperationDefinitionNode) => string,
   ) {}
 
-  /** The request, if it is one the fast path may answer; otherwise undefined. */
+  /**
+   * The request, if it is one the fast path may answer; otherwise undefined (Apollo's).
+   *
+   * Only a POST of `application/json`: a browser must preflight it, so the CSRF rule
+   * (`rules.csrfRequestHeaders`) lets it through whatever its headers; a GET, where that rule
+   * bites, is always Apollo's. Only one operation without extensions: a batch is Apollo's to
+   * refuse (`rules.batching`), and so is a persisted query (`rules.persistedQueries`).
+   */
   eligible(request: FastifyRequest): EligibleRequest | undefined {
     if (request.method !== 'POST') return undefined;
     const media = responseMediaType(request.headers.accept);
@@ -126,8 +138,10 @@ export class QueryFastPath {
       return null; // Apollo parses it again and answers the syntax error
     }
     if (validate(this.schema, document, this.rules.allRules).length > 0) return null;
-    // Introspection that the rules allow (IDE on) is answered by Apollo's executor.
-    if (readsIntrospection(document)) return null;
+    // Not a rule but a choice of executor: introspection the rules allow (IDE on) is answered by
+    // Apollo's. Where the rules refuse it, the validation above has, and this is not consulted:
+    // a compiled path that skipped the rule would answer introspection, and the tests see it.
+    if (this.rules.introspection && readsIntrospection(document)) return null;
     const operations = document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION);
     const operation = body.operationName
       ? operations.find((definition) => definition.name?.value === body.operationName)

@@ -1,7 +1,9 @@
 /**
- * What a GraphQL document must satisfy before anything runs it, written once for every door:
- * Apollo (`plugin.ts`) and the compiled path (`fast-path.ts`) take their parse options and their
- * validation rules from here, so neither can answer a document the other refuses.
+ * What a GraphQL request over HTTP must satisfy before anything runs it, written once for every
+ * door: Apollo (`apollo.ts`) and the compiled path (`fast-path.ts`) take their parse options,
+ * validation rules (introspection among them), CSRF rule and batching rule from here, so neither
+ * can answer a request the other refuses. The compiled path applies the document rules itself
+ * and takes only requests the request rules let through as they are (see fast-path.ts).
  *
  * Cost is bounded before a document is compiled or executed:
  * - `maxTokens` stops the parser itself, so a huge document costs only its lexing;
@@ -35,10 +37,27 @@ export interface RequestRules {
   readonly extraRules: readonly ValidationRule[];
   /** Every rule a document is validated with. */
   readonly allRules: readonly ValidationRule[];
+  /**
+   * Whether introspection is allowed. Off, it is refused by a validation rule in `extraRules`
+   * (NoSchemaIntrospectionCustomRule), so both doors refuse it from the same definition.
+   */
+  readonly introspection: boolean;
+  /**
+   * Apollo's CSRF prevention: a request a browser may send cross-site without a preflight (a GET,
+   * or a POST of a "simple" content type) is refused unless it carries one of these headers.
+   */
+  readonly csrfRequestHeaders: readonly string[];
+  /** Operation batching (an array of operations in one request): off, one operation per request. */
+  readonly batching: false;
+  /** Automatic persisted queries: off (PERSISTED_QUERY_NOT_SUPPORTED): send the query text. */
+  readonly persistedQueries: false;
 }
 
-/** The rules for documents arriving over HTTP (queries and mutations; subscriptions have WebSocket). */
-export function httpRequestRules(limits: QueryLimits, introspection: boolean): RequestRules {
+/**
+ * The rules for requests arriving over HTTP (queries and mutations; subscriptions have
+ * WebSocket). `sessionHeader` is the session header as configured.
+ */
+export function httpRequestRules(limits: QueryLimits, introspection: boolean, sessionHeader: string): RequestRules {
   const extraRules = [
     queryCostRule(limits),
     noSubscriptionOverHttpRule,
@@ -48,6 +67,13 @@ export function httpRequestRules(limits: QueryLimits, introspection: boolean): R
     parseOptions: { maxTokens: limits.maxTokens, noLocation: false },
     extraRules,
     allRules: [...specifiedRules, ...extraRules],
+    introspection,
+    // A browser sends a cross-site GET without a preflight only when it carries no custom
+    // header: the session header and Authorization force one, so they make a GET safe (urql
+    // and Apollo Client send queries as GET with them). A cookie-only GET stays refused.
+    csrfRequestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', sessionHeader.toLowerCase(), 'authorization'],
+    batching: false,
+    persistedQueries: false,
   };
 }
 

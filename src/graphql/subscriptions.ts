@@ -17,13 +17,13 @@ import type { FastifyInstance } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { GatewayError, graphqlErrorBody } from '../errors';
 import { serveAsOrdinaryRequest } from '../http/ordinary-upgrade';
-import { pathOf } from '../logger';
 import type { Metrics } from '../metrics';
 import { isServiceCaller, type ServiceTokens } from '../session/caller';
 import type { SessionService } from '../sessions/service';
 import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { isGraphQLEndpoint } from './endpoint';
+import { formatSocketError, type DefectLog } from './error-format';
 
 export interface SubscriptionOptions {
   readonly schema: GraphQLSchema;
@@ -33,10 +33,9 @@ export interface SubscriptionOptions {
   readonly metrics: Metrics;
   readonly production: boolean;
   /** Logs a defect behind an INTERNAL error. */
-  readonly logError: (error: unknown) => void;
+  readonly logError: DefectLog;
 }
 
-const PATH = '/graphql';
 /** How long a closing socket may take to say goodbye before it is cut. */
 const CLOSE_GRACE_MS = 1000;
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -48,7 +47,7 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Only a WebSocket on /graphql is an upgrade; anything else (h2c from Java's HttpClient, a
     // WebSocket elsewhere) is answered as the ordinary request it also is.
-    if (pathOf(request.url ?? '') !== PATH || request.headers.upgrade?.toLowerCase() !== 'websocket') {
+    if (!isGraphQLEndpoint(request.url ?? '') || request.headers.upgrade?.toLowerCase() !== 'websocket') {
       serveAsOrdinaryRequest(app.server, request, socket, head);
       return;
     }
@@ -61,7 +60,7 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
 
   options.metrics.countWebSockets(() => sockets.clients.size);
   const batch = sessionBatchLoader(options.service, () => undefined);
-  const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((error) => formatError(error, options.logError));
+  const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((error) => formatSocketError(error, options.logError));
   const server = useServer<{ authorization?: unknown }>(
     {
       schema: options.schema,
@@ -116,19 +115,4 @@ function closed(ws: WebSocket): Promise<void> {
 function authorizationOf(request: IncomingMessage, params: Readonly<{ authorization?: unknown }> | undefined): string | undefined {
   if (request.headers.authorization !== undefined) return request.headers.authorization;
   return typeof params?.authorization === 'string' ? params.authorization : undefined;
-}
-
-/** The HTTP face's error shape: a code from errors.ts, never a stack. */
-function formatError(error: GraphQLError, logError: (error: unknown) => void): GraphQLFormattedError {
-  const original = error.originalError;
-  if (original instanceof GatewayError) {
-    if (original.code === 'INTERNAL') logError(original.cause ?? original);
-    return graphqlErrorBody(original);
-  }
-  if (original === undefined || original === null) {
-    // graphql-js's own errors (syntax, validation, variables): the client's mistake.
-    return { message: error.message, ...(error.locations ? { locations: error.locations } : {}), extensions: { code: 'BAD_USER_INPUT' } };
-  }
-  logError(original);
-  return { message: 'internal error', extensions: { code: 'INTERNAL' } };
 }

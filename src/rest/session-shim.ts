@@ -20,7 +20,10 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { GatewayError, restErrorBody } from '../errors';
+import { asGatewayError, restErrorBody } from '../errors';
+import { answerErrors } from '../http/error-replies';
+import type { DrainState } from '../http/drain';
+import { sendRaw } from '../http/response-headers';
 import { requestIdOf, type RequestTelemetry } from '../request-telemetry';
 import { presentedLegacyId, presentedSessionId, type SessionTransport } from '../session/transport';
 import type { SessionService } from '../sessions/service';
@@ -32,6 +35,7 @@ export interface RestOptions {
   readonly sessionHeader: string;
   readonly legacyAttribute: string;
   readonly telemetry: RequestTelemetry;
+  readonly drain: DrainState;
 }
 
 /** What the shim answers a presented ID with. */
@@ -64,8 +68,9 @@ export class SessionShim {
     return this.options.service.issueAnonymous().then((record) => ({ id: record.id, json: null }));
   }
 
-  /** The Fastify routes: every request `serveDirect` leaves. */
+  /** The Fastify routes: every request `serveDirect` leaves. Their errors answer in the REST shape. */
   readonly routes = async (app: FastifyInstance): Promise<void> => {
+    answerErrors(app, this.options.telemetry, restErrorBody);
     app.get(V2, async (request, reply) => this.reply(await this.answer(presentedSessionId(request.headers, this.options.transport)), reply));
     app.get(V1, async (request, reply) => {
       const id = presentedLegacyId(request.query as Record<string, string | string[] | undefined>) ?? presentedSessionId(request.headers, this.options.transport);
@@ -93,34 +98,21 @@ export class SessionShim {
       (answer) => {
         const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store', [this.headerName]: answer.id };
         if (answer.json !== null) headers['content-type'] = JSON_TYPE;
-        this.options.telemetry.send(response, 200, headers, answer.json, requestId);
-        this.recordDirect(route, requestId, startedAt, 200, null);
+        sendRaw(response, 200, headers, answer.json, requestId, this.options.drain);
+        this.options.telemetry.record(requestId, 'GET', route, null, null, 200, null, performance.now() - startedAt);
       },
       (thrown: unknown) => {
-        const error = thrown instanceof GatewayError ? thrown : new GatewayError('INTERNAL', 'internal error', { cause: thrown });
+        const error = asGatewayError(thrown);
         this.options.telemetry.failed(requestId, error);
         const body = Buffer.from(JSON.stringify(restErrorBody(error)));
-        this.options.telemetry.send(response, error.status, { 'content-type': JSON_TYPE }, body, requestId);
-        this.recordDirect(route, requestId, startedAt, error.status, error.code);
+        sendRaw(response, error.status, { 'content-type': JSON_TYPE }, body, requestId, this.options.drain);
+        this.options.telemetry.record(requestId, 'GET', route, null, null, error.status, error.code, performance.now() - startedAt);
       },
     ).catch((defect: unknown) => {
       // Sending itself failed (a defect, or a socket gone mid-write): log it, never crash on it.
-      this.options.telemetry.failed(requestId, new GatewayError('INTERNAL', 'internal error', { cause: defect }));
+      this.options.telemetry.failed(requestId, asGatewayError(defect));
       response.destroy();
     });
     return true;
-  }
-
-  private recordDirect(route: string, requestId: string, startedAt: number, status: number, errorCode: string | null): void {
-    this.options.telemetry.record({
-      requestId,
-      method: 'GET',
-      route,
-      operation: null,
-      operationName: null,
-      status,
-      errorCode,
-      durationMs: performance.now() - startedAt,
-    });
   }
 }

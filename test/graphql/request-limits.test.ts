@@ -92,6 +92,13 @@ describe('cost is bounded before compiling or executing', () => {
     refusedAs(await bothDoors(dev, query), 'BAD_USER_INPUT', /more tha\w* 1000 tokens/);
   });
 
+  test('over MAX_QUERY_TOKENS yet within every other limit: refused by the parser, on both doors', async () => {
+    // 130 aliased attribute(name:) fields: 1,046 tokens but only 131 fields, 2 deep, so no rule
+    // but the token limit refuses it, and the compiled path would answer it if it parsed without it.
+    const query = `{ session { ${Array.from({ length: 130 }, (_, i) => `a${i}: attribute(name: "x")`).join(' ')} } }`;
+    refusedAs(await bothDoors(dev, query), 'BAD_USER_INPUT', /more tha\w* 1000 tokens/);
+  });
+
   test('a 3,000-deep fragment chain: refused by the parser', async () => {
     const fragments = Array.from({ length: 3000 }, (_, i) => `fragment F${i} on Query { ${i === 2999 ? '__typename' : `...F${i + 1}`} }`).join(' ');
     refusedAs(await bothDoors(dev, `{ ...F0 } ${fragments}`), 'BAD_USER_INPUT', /tokens/);
@@ -103,6 +110,8 @@ describe('cost is bounded before compiling or executing', () => {
     refusedAs(await bothDoors(dev, `{ session { ...F12 } } ${fragments}`), 'BAD_USER_INPUT', /more than 500 fields.*MAX_QUERY_FIELDS/);
   });
 
+  // Only introspection nests this deep in this schema (see fast-path-rules.test.ts for the depth
+  // rule on the compiled path itself).
   test('deeper than MAX_QUERY_DEPTH: refused', async () => {
     const nested = Array.from({ length: 16 }, () => 'ofType {').join(' ');
     const query = `{ __schema { types { fields { type { ${nested} name ${'} '.repeat(16)} } } } } }`;
@@ -132,6 +141,8 @@ describe('cost is bounded before compiling or executing', () => {
     monitor.disconnect();
     pinger.disconnect();
     redis.disconnect();
+    // The POST executes on the compiled path: the limit holds there, not only on Apollo.
+    expect(answers.map((answer) => answer.compiled)).toEqual([true, false]);
     for (const answer of answers) {
       expect(answer.status).toBe(200);
       // sessions is non-null, so a refused field nulls the whole data.
