@@ -103,7 +103,10 @@ export function redisConnection(redis: RedisConfig, commandTimeoutMs: number): R
         enableAutoPipelining: true,
         // Every read and write goes to the primary of the key's slot: replicas lag.
         scaleReads: 'master',
-        maxRedirections: 16,
+        // Enough retries to ride out a failover for as long as the deadline allows (ioredis's
+        // default 16 gives up after 1.6 s, before a replica is elected); the store's per-call
+        // deadline ends the call first.
+        maxRedirections: 16 + Math.ceil(commandTimeoutMs / CLUSTER_RETRY_DELAY_MS),
         retryDelayOnMoved: 0,
         retryDelayOnFailover: CLUSTER_RETRY_DELAY_MS,
         retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,

@@ -49,6 +49,9 @@ export function classifyRedisError(operation: StoreOperation, error: unknown): G
     return storeUnavailable(operation, 'NOT_APPLIED', `Redis refused: ${message.split(' ')[0] ?? 'error'}`, error);
   }
   if (NEVER_SENT.test(message)) return storeUnavailable(operation, 'NOT_APPLIED', 'not connected', error);
+  // A Cluster client that retried through redirects and CLUSTERDOWN until it gave up: a failover
+  // or resharding that outlasted the deadline. An earlier attempt may have reached a node.
+  if (/^Too many Cluster redirections/.test(message)) return storeUnavailable(operation, 'UNKNOWN', 'is failing over (the cluster did not settle in time)', error);
   if (/timed out/i.test(message)) return storeUnavailable(operation, 'UNKNOWN', 'did not answer in time', error);
   return storeUnavailable(operation, 'UNKNOWN', 'lost the connection', error);
 }

@@ -59,6 +59,12 @@ test('a command that never left is NOT_APPLIED; one sent without an answer is UN
   expect([dropped.code, dropped.outcome]).toEqual(['STORE_UNAVAILABLE', 'UNKNOWN']);
 });
 
+test('a Cluster client that gave up retrying through a failover: the write may have reached a node (UNKNOWN)', () => {
+  const exhausted = classifyRedisError('update', new Error('Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down'));
+  expect([exhausted.code, exhausted.outcome]).toEqual(['STORE_UNAVAILABLE', 'UNKNOWN']);
+  expect(exhausted.message).toMatch(/failing over/);
+});
+
 test('a coded error passes through as it is', () => {
   const coded = new GatewayError('SESSION_NOT_FOUND', 'no such session');
   expect(classifyRedisError('update', coded)).toBe(coded);
