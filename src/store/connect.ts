@@ -100,7 +100,11 @@ export function redisConnection(redis: RedisConfig, commandTimeoutMs: number): R
       const { enableOfflineQueue: _queue, retryStrategy: _retry, ...perNode } = options;
       const clusterOptions: ClusterOptions = {
         enableOfflineQueue: false,
-        enableAutoPipelining: true,
+        // Not on a Cluster: ioredis's auto-pipelines handle MOVED per pipeline, and during a
+        // failover a command whose slot moved fails with the redirect instead of following it
+        // (redis/ioredis#2075, seen here in the failover tests). The batch read pipelines per
+        // node itself (store/redis.ts).
+        enableAutoPipelining: false,
         // Every read and write goes to the primary of the key's slot: replicas lag.
         scaleReads: 'master',
         // Enough retries to ride out a failover for as long as the deadline allows (ioredis's
@@ -115,6 +119,7 @@ export function redisConnection(redis: RedisConfig, commandTimeoutMs: number): R
         clusterRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
         redisOptions: {
           ...perNode,
+          enableAutoPipelining: false,
           reconnectOnError: (error) => (/^READONLY\b/.test(error.message) ? 1 : false),
         },
       };

@@ -159,11 +159,14 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * A Cluster answers MGET only for keys of one slot. So: one MGET per slot, all sent in the same
-   * tick, which auto-pipelining turns into one pipeline (one round trip) per node; the answers
-   * are put back in the order asked.
+   * A Cluster answers MGET only for keys of one slot. So: one MGET per slot, the MGETs of the
+   * slots one node serves sent together in one pipeline (one round trip per node, all nodes in
+   * parallel), and the answers put back in the order asked. A pipeline does not follow a
+   * redirect (a failover or resharding moved a slot since the slot map was read): the slots
+   * refused so are read again one command each, which does follow it.
    */
   private mgetBySlot(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    const cluster = this.client as Cluster;
     const bySlot = new Map<number, number[]>();
     keys.forEach((key, index) => {
       const slot = calculateSlot(key);
@@ -171,12 +174,30 @@ export class RedisSessionStore implements SessionStore {
       if (indexes === undefined) bySlot.set(slot, [index]);
       else indexes.push(index);
     });
+    const byNode = new Map<string, number[][]>();
+    for (const [slot, indexes] of bySlot) {
+      const node = cluster.slots[slot]?.[0] ?? '';
+      const groups = byNode.get(node);
+      if (groups === undefined) byNode.set(node, [indexes]);
+      else groups.push(indexes);
+    }
     const values: Array<Buffer | null> = new Array<Buffer | null>(keys.length).fill(null);
-    const reads = [...bySlot.values()].map((indexes) =>
-      this.redis.mgetBuffer(indexes.map((index) => keys[index] as string)).then((found) => {
-        indexes.forEach((index, at) => (values[index] = found[at] ?? null));
-      }),
-    );
+    const fill = (indexes: readonly number[], found: ReadonlyArray<Buffer | null>): void => indexes.forEach((index, at) => (values[index] = found[at] ?? null));
+    const one = (indexes: readonly number[]): Promise<void> => this.redis.mgetBuffer(indexes.map((index) => keys[index] as string)).then((found) => fill(indexes, found));
+    const reads = [...byNode.values()].map(async (groups) => {
+      if (groups.length === 1) return one(groups[0] as number[]);
+      const pipeline = this.redis.pipeline();
+      for (const indexes of groups) pipeline.mgetBuffer(indexes.map((index) => keys[index] as string));
+      const results = (await pipeline.exec()) ?? [];
+      const again: Array<Promise<void>> = [];
+      groups.forEach((indexes, at) => {
+        const [error, found] = results[at] ?? [new Error('Connection is closed.'), null];
+        if (error === null) fill(indexes, found as Array<Buffer | null>);
+        else if (/^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(error.message)) again.push(one(indexes));
+        else throw error;
+      });
+      await Promise.all(again);
+    });
     return Promise.all(reads).then(() => values);
   }
 
@@ -263,11 +284,27 @@ export class RedisSessionStore implements SessionStore {
     const writer = this.writer;
     if (writer === null) return this.call(operation, () => (this.redis[script] as (key: string, ...args: Arg[]) => Promise<T>).call(this.redis, key, ...args));
     return this.call(operation, async () => {
-      const pipeline = writer.pipeline() as ScriptedPipeline;
-      pipeline[script](key, ...args).wait(this.ackReplicas, this.waitTimeoutMs);
-      const [scripted, waited] = (await pipeline.exec()) ?? [];
-      if (scripted === undefined || waited === undefined) throw new Error('Connection is closed.');
-      if (scripted[0] !== null) throw scripted[0];
+      const giveUpAt = Date.now() + this.options.commandTimeoutMs;
+      let scripted: [Error | null, unknown] | undefined;
+      let waited: [Error | null, unknown] | undefined;
+      for (;;) {
+        const pipeline = writer.pipeline() as ScriptedPipeline;
+        pipeline[script](key, ...args).wait(this.ackReplicas, this.waitTimeoutMs);
+        [scripted, waited] = (await pipeline.exec()) ?? [];
+        if (scripted === undefined || waited === undefined) throw new Error('Connection is closed.');
+        // A Cluster pipeline does not follow a redirect by itself when it holds a keyless command
+        // (WAIT). Refused means not run: ask again, with the slot map refreshed, until the deadline.
+        const refusal = this.cluster && scripted[0] !== null && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(scripted[0].message);
+        if (!refusal || Date.now() > giveUpAt) break;
+        if (/^MOVED\b/.test((scripted[0] as Error).message)) (writer as unknown as Cluster).refreshSlotsCache();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      if (scripted[0] !== null) {
+        if (this.cluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(scripted[0].message)) {
+          throw storeUnavailable(operation, 'NOT_APPLIED', 'is failing over (the cluster did not settle in time)', scripted[0]);
+        }
+        throw scripted[0];
+      }
       const reply = scripted[1] as T;
       if (!wrote(reply)) return reply;
       const acknowledged = waited[0] === null ? Number(waited[1]) : 0;
