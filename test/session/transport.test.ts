@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { generateSessionId } from '../../src/session/ids';
-import { presentedSessionId, sessionTransport } from '../../src/session/transport';
+import { presentedLegacyId, presentedSessionId, sessionTransport } from '../../src/session/transport';
 
 const transport = sessionTransport('X-Session-ID', 'JSESSIONID');
 const id = generateSessionId();
@@ -144,5 +144,23 @@ describe('presentedSessionId: cookie', () => {
     const custom = sessionTransport('X-Session-ID', 'sid');
     expect(presentedSessionId({ cookie: `sid=${id}` }, custom)).toBe(id);
     expect(presentedSessionId({ cookie: `JSESSIONID=${id}` }, custom)).toBeNull();
+  });
+});
+
+describe('the legacy JSESSIONID query parameter', () => {
+  const id = generateSessionId();
+
+  test('is read under its name in any case, the first value when repeated', () => {
+    expect(presentedLegacyId({ JSESSIONID: id })).toBe(id);
+    expect(presentedLegacyId({ jsessionid: id })).toBe(id);
+    expect(presentedLegacyId({ JSessionId: [id, generateSessionId()] })).toBe(id);
+  });
+
+  test('absent, empty or malformed is no session', () => {
+    expect(presentedLegacyId({})).toBeNull();
+    expect(presentedLegacyId({ other: id })).toBeNull();
+    expect(presentedLegacyId({ JSESSIONID: '' })).toBeNull();
+    expect(presentedLegacyId({ JSESSIONID: id.slice(1) })).toBeNull();
+    expect(presentedLegacyId({ JSESSIONID: undefined })).toBeNull();
   });
 });
