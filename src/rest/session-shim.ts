@@ -26,7 +26,7 @@ import type { DrainState } from '../http/drain';
 import { sendRaw } from '../http/response-headers';
 import { requestIdOf, type RequestTelemetry } from '../request-telemetry';
 import { presentedLegacyId, presentedSessionId, type SessionTransport } from '../session/transport';
-import type { SessionService } from '../sessions/service';
+import type { AttributeAnswer, SessionService } from '../sessions/service';
 
 export interface RestOptions {
   readonly service: SessionService;
@@ -38,13 +38,8 @@ export interface RestOptions {
   readonly drain: DrainState;
 }
 
-/** What the shim answers a presented ID with. */
-interface ShimAnswer {
-  /** The session's ID: the one presented, or the one just issued. */
-  readonly id: string;
-  /** The legacy attribute's stored JSON, as stored; null when the session has none. */
-  readonly json: Buffer | null;
-}
+/** What the shim answers a presented ID with (see SessionService.attributeOrIssue). */
+type ShimAnswer = AttributeAnswer;
 
 const V1 = '/api/v1/session';
 const V2 = '/api/v2/session';
@@ -59,13 +54,7 @@ export class SessionShim {
 
   /** The presented session's legacy attribute, or a newly issued session when there is none. */
   answer(id: string | null): Promise<ShimAnswer> {
-    // Promise chaining rather than async/await: this is the hot path (see the store's `call`).
-    if (id === null) return this.issue();
-    return this.options.service.readAttribute(id, this.options.legacyAttribute).then((read) => (read.found ? { id, json: read.json } : this.issue()));
-  }
-
-  private issue(): Promise<ShimAnswer> {
-    return this.options.service.issueAnonymous().then((record) => ({ id: record.id, json: null }));
+    return this.options.service.attributeOrIssue(id, this.options.legacyAttribute);
   }
 
   /** The Fastify routes: every request `serveDirect` leaves. Their errors answer in the REST shape. */

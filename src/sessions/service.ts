@@ -36,6 +36,13 @@ import { NO_SESSION, type AttributeRead, type ChangeFeed, type SessionStore } fr
 
 export type { AttributeRead, ChangeFeed, ChangeKind, ChangeListener, SessionChange } from '../store/store';
 
+/** The REST read's answer: the session's ID (the one presented, or one just issued) and the attribute's stored JSON. */
+export interface AttributeAnswer {
+  readonly id: string;
+  /** As stored, never decoded; null when the session has no such attribute (or was just issued). */
+  readonly json: Buffer | null;
+}
+
 export interface SessionServiceOptions {
   readonly limits: SessionLimits;
   /** A read slides the expiry at most once per this many seconds (TOUCH_INTERVAL). */
@@ -123,18 +130,41 @@ export class SessionService {
   }
 
   /**
-   * One attribute's stored JSON bytes of the session `id` (the REST shim's read), sliding the
-   * expiry like any read. `{ found: false }` for no session, or an ID that is not well-formed.
+   * The REST shim's read, which is how modules obtain IDs: one attribute's stored JSON bytes of
+   * the session `id` (sliding its expiry like any read), or, when there is no such session (none
+   * presented, not well-formed, unknown or expired), a new anonymous session and no attribute.
+   * One promise step on top of the store's read: this is the hottest path in the gateway.
+   */
+  attributeOrIssue(id: string | null, name: string): Promise<AttributeAnswer> {
+    if (id === null || !isWellFormedSessionId(id)) return this.issuedAnswer();
+    const digest = sessionDigest(id);
+    return this.store.readAttribute(digest, name).then((read) => {
+      if (!read.found) return this.issuedAnswer();
+      const answer: AttributeAnswer = { id, json: read.json };
+      const touching = this.touchIfDue(digest, read);
+      return touching === null ? answer : touching.then(() => answer);
+    });
+  }
+
+  /**
+   * One attribute's stored JSON bytes of the session `id`, sliding the expiry like any read.
+   * `{ found: false }` for no session, or an ID that is not well-formed.
    */
   readAttribute(id: string, name: string): Promise<AttributeRead> {
     if (!isWellFormedSessionId(id)) return Promise.resolve(NO_SESSION);
     const digest = sessionDigest(id);
     return this.store.readAttribute(digest, name).then((read) => {
       if (!read.found) return read;
-      const nowMs = this.store.now();
-      if (!touchDue(read.lastAccessedAtMs, nowMs, this.touchIntervalMs)) return read;
-      return this.store.touch(digest, read.lastAccessedAtMs, { nowMs, expiresAtMs: idleDeadlineMs(nowMs, read.maxInactiveSeconds) }).then(() => read);
+      const touching = this.touchIfDue(digest, read);
+      return touching === null ? read : touching.then(() => read);
     });
+  }
+
+  /** Slides the expiry of a session just read, if its touch is due; null when it is not. */
+  private touchIfDue(digest: string, read: { readonly lastAccessedAtMs: number; readonly maxInactiveSeconds: number }): Promise<boolean> | null {
+    const nowMs = this.store.now();
+    if (!touchDue(read.lastAccessedAtMs, nowMs, this.touchIntervalMs)) return null;
+    return this.store.touch(digest, read.lastAccessedAtMs, { nowMs, expiresAtMs: idleDeadlineMs(nowMs, read.maxInactiveSeconds) });
   }
 
   /** A new session, for services. */
@@ -146,6 +176,10 @@ export class SessionService {
   /** A new session with no principal and no attributes: what the REST shim hands out. */
   issueAnonymous(): Promise<SessionRecord> {
     return this.create(this.anonymous);
+  }
+
+  private issuedAnswer(): Promise<AttributeAnswer> {
+    return this.create(this.anonymous).then((record) => ({ id: record.id, json: null }));
   }
 
   /**
