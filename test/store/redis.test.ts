@@ -9,6 +9,7 @@ import { RedisSessionStore } from '../../src/store/redis';
 import { changeChannel } from '../../src/store/redis-scripts';
 import { commandsOf, uniqueNamespace, waitUntil } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
+import { redisHarness } from './redis-harness';
 import { describeSessionStore } from './store.contract';
 
 let server: RedisServer;
@@ -42,27 +43,7 @@ async function ready(store: RedisSessionStore): Promise<RedisSessionStore> {
   return store;
 }
 
-describeSessionStore('redis', async (options) => {
-  const store = await ready(openStore(options));
-  return {
-    store,
-    now: () => Date.now(),
-    // Idle time passing: move the stored last access and the key's expiry back by that much,
-    // exactly as they would stand had the session been idle that long.
-    async age(digest, ms) {
-      const key = store.keyOf(digest);
-      const stored = decodeSession((await redis.getBuffer(key)) as Buffer);
-      const lastAccessedAtMs = stored.lastAccessedAtMs - ms;
-      await redis.setrange(key, LAST_ACCESS_OFFSET, String(lastAccessedAtMs));
-      await redis.pexpireat(key, lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
-    },
-    async expire(digest) {
-      await redis.pexpire(store.keyOf(digest), 1);
-      await waitUntil(async () => (await redis.exists(store.keyOf(digest))) === 0);
-    },
-    close: () => store.close(),
-  };
-});
+describeSessionStore('redis', async (options) => redisHarness(await ready(openStore(options)), redis));
 
 describe('redis store layout', () => {
   test('keys are a hash-tagged SHA-256 of the ID; neither keys nor values hold the ID', async () => {

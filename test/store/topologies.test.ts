@@ -6,11 +6,11 @@
 import type { Cluster, default as Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config';
 import { openStore } from '../../src/store/connect';
-import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
 import type { RedisSessionStore } from '../../src/store/redis';
 import { uniqueNamespace, waitUntil } from '../support/gateway';
 import { startCluster, type RedisCluster } from '../support/redis-cluster';
 import { startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
+import { redisHarness } from './redis-harness';
 import { describeSessionStore, type HarnessOptions, type StoreHarness } from './store.contract';
 
 let cluster: RedisCluster;
@@ -28,24 +28,7 @@ async function harnessOn(env: Record<string, string>, keys: () => Redis | Cluste
   const config: Config = loadConfig({ ...env, SESSION_NAMESPACE: uniqueNamespace(), MAX_ATTRIBUTE_BYTES: String(options.maxAttributeBytes), REDIS_COMMAND_TIMEOUT_MS: '2000' });
   const store = openStore(config) as RedisSessionStore;
   await waitUntil(() => store.ping().then(() => true, () => false), 10_000);
-  const redis = keys();
-  return {
-    store,
-    now: () => store.now(),
-    // Idle time passing: the stored last access and the key's expiry moved back by that much.
-    async age(digest, ms) {
-      const key = store.keyOf(digest);
-      const stored = decodeSession((await redis.getBuffer(key)) as Buffer);
-      const lastAccessedAtMs = stored.lastAccessedAtMs - ms;
-      await redis.setrange(key, LAST_ACCESS_OFFSET, String(lastAccessedAtMs));
-      await redis.pexpireat(key, lastAccessedAtMs + stored.maxInactiveSeconds * 1000);
-    },
-    async expire(digest) {
-      await redis.pexpire(store.keyOf(digest), 1);
-      await waitUntil(async () => (await redis.exists(store.keyOf(digest))) === 0);
-    },
-    close: () => store.close(),
-  };
+  return redisHarness(store, keys());
 }
 
 describeSessionStore('redis cluster', (options) => harnessOn({ REDIS_CLUSTER_NODES: cluster.seeds }, () => cluster.client(), options));
