@@ -116,6 +116,9 @@ export function redisConnection(redis: RedisConfig, commandTimeoutMs: number): R
         retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
         retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
         slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
+        // A connection that only reads may see no redirect after a failover; refresh the slot
+        // map anyway, so batch reads (pipelined by it) find the new primaries.
+        slotsRefreshInterval: 5000,
         clusterRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
         redisOptions: {
           ...perNode,

@@ -184,7 +184,11 @@ export class RedisSessionStore implements SessionStore {
     const values: Array<Buffer | null> = new Array<Buffer | null>(keys.length).fill(null);
     const fill = (indexes: readonly number[], found: ReadonlyArray<Buffer | null>): void => indexes.forEach((index, at) => (values[index] = found[at] ?? null));
     const one = (indexes: readonly number[]): Promise<void> => this.redis.mgetBuffer(indexes.map((index) => keys[index] as string)).then((found) => fill(indexes, found));
-    const reads = [...byNode.values()].map(async (groups) => {
+    const ready = new Set(cluster.nodes('master').filter((node) => node.status === 'ready').map((node) => `${node.options.host}:${node.options.port}`));
+    const reads = [...byNode.entries()].map(async ([node, groups]) => {
+      // A node not connected (down, or gone in a failover the slot map has not caught up with):
+      // one command per slot, which rides out the failover, instead of a pipeline to nowhere.
+      if (!ready.has(node)) return Promise.all(groups.map(one)).then(() => undefined);
       if (groups.length === 1) return one(groups[0] as number[]);
       const pipeline = this.redis.pipeline();
       for (const indexes of groups) pipeline.mgetBuffer(indexes.map((index) => keys[index] as string));
