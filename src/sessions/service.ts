@@ -51,6 +51,12 @@ export interface SessionServiceOptions {
   readonly events: SessionEvents;
 }
 
+/** What a read tells the service about a session's times, enough to slide its expiry. */
+interface ReadTimes {
+  readonly lastAccessedAtMs: number;
+  readonly maxInactiveSeconds: number;
+}
+
 /** Attempts an issue makes at drawing a free ID (with 256 random bits, one is always enough). */
 const ISSUE_ATTEMPTS = 3;
 /** Attempts an update makes when the session's idle time changed under it (see `update`). */
@@ -161,9 +167,13 @@ export class SessionService {
   }
 
   /** Slides the expiry of a session just read, if its touch is due; null when it is not. */
-  private touchIfDue(digest: string, read: { readonly lastAccessedAtMs: number; readonly maxInactiveSeconds: number }): Promise<boolean> | null {
+  private touchIfDue(digest: string, read: ReadTimes): Promise<boolean> | null {
     const nowMs = this.store.now();
-    if (!touchDue(read.lastAccessedAtMs, nowMs, this.touchIntervalMs)) return null;
+    return touchDue(read.lastAccessedAtMs, nowMs, this.touchIntervalMs) ? this.slide(digest, read, nowMs) : null;
+  }
+
+  /** The touch itself: a full idle time from `nowMs`, if the session is as the read saw it. */
+  private slide(digest: string, read: ReadTimes, nowMs: number): Promise<boolean> {
     return this.store.touch(digest, read.lastAccessedAtMs, { nowMs, expiresAtMs: idleDeadlineMs(nowMs, read.maxInactiveSeconds) });
   }
 
@@ -246,7 +256,7 @@ export class SessionService {
   /** Slides one session's expiry; on success the answer shows the new times. */
   private touch(records: Array<SessionRecord | null>, index: number, stored: StoredSession, nowMs: number): Promise<void> {
     const record = records[index] as SessionRecord;
-    return this.store.touch(record.digest, stored.lastAccessedAtMs, { nowMs, expiresAtMs: idleDeadlineMs(nowMs, stored.maxInactiveSeconds) }).then((touched) => {
+    return this.slide(record.digest, stored, nowMs).then((touched) => {
       // Not touched: another instance touched or updated it first, or it is gone.
       if (touched) records[index] = sessionRecord(record.id, record.digest, { ...stored, lastAccessedAtMs: nowMs });
     });

@@ -69,10 +69,10 @@ export function listensOn(pid: number, port: number): boolean {
   return false;
 }
 
-/** Inodes of the sockets listening on `port` (any address), from /proc/net/tcp and tcp6. */
-function listeningInodes(port: number): Set<string> {
+/** The rows of /proc/net/tcp and tcp6 whose local port is `port`, split into their fields. */
+function socketRows(port: number): string[][] {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const inodes = new Set<string>();
+  const rows: string[][] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
@@ -81,13 +81,17 @@ function listeningInodes(port: number): Set<string> {
       continue;
     }
     for (const row of text.split('\n').slice(1)) {
-      const fields = row.trim().split(/\s+/);
       // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-      if (fields.length < 10 || fields[3] !== '0A') continue;
-      if (fields[1]?.endsWith(`:${hexPort}`)) inodes.add(fields[9] as string);
+      const fields = row.trim().split(/\s+/);
+      if (fields.length >= 10 && fields[1]?.endsWith(`:${hexPort}`)) rows.push(fields);
     }
   }
-  return inodes;
+  return rows;
+}
+
+/** Inodes of the sockets listening on `port` (any address). */
+function listeningInodes(port: number): Set<string> {
+  return new Set(socketRows(port).filter((fields) => fields[3] === '0A').map((fields) => fields[9] as string));
 }
 
 /**
@@ -95,20 +99,5 @@ function listeningInodes(port: number): Set<string> {
  * counts connections not yet accepted): how a test sees that a request reached a frozen server.
  */
 export function unreadOn(port: number): number {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  let unread = 0;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const row of text.split('\n').slice(1)) {
-      const fields = row.trim().split(/\s+/);
-      if (fields.length < 10 || !fields[1]?.endsWith(`:${hexPort}`)) continue;
-      unread += parseInt(fields[4]?.split(':')[1] ?? '0', 16);
-    }
-  }
-  return unread;
+  return socketRows(port).reduce((unread, fields) => unread + parseInt(fields[4]?.split(':')[1] ?? '0', 16), 0);
 }
