@@ -45,9 +45,20 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
   const limits = {
     maxAttributeBytes: config.maxAttributeBytes,
     defaultInactiveSeconds: config.sessionTimeoutSeconds,
+    maxLifetimeSeconds: config.lifecycle.maxLifetimeSeconds,
     maxBatchIds: config.maxBatchIds,
   };
-  const service = new SessionService(store, { limits, touchIntervalSeconds: config.touchIntervalSeconds, events: metrics });
+  const lifecycle = config.lifecycle;
+  const service = new SessionService(store, {
+    limits,
+    touchIntervalSeconds: config.touchIntervalSeconds,
+    events: metrics,
+    lifecycle: {
+      rotationGraceSeconds: lifecycle.rotationGraceSeconds,
+      limit: lifecycle.maxSessionsPerPrincipal > 0 ? { maxSessions: lifecycle.maxSessionsPerPrincipal, policy: lifecycle.limitPolicy } : null,
+      addressMask: lifecycle.deviceAddress,
+    },
+  });
   const shim = new SessionShim({
     service,
     transport,

@@ -54,6 +54,21 @@ export interface Config {
   /** Serve the GraphQL IDE at `GET /graphql` (browsers) and answer introspection. */
   readonly playground: boolean;
   readonly logLevel: string;
+  readonly lifecycle: LifecycleConfig;
+}
+
+/** How sessions live and die: lifetime, rotation, per-principal limits, device data. */
+export interface LifecycleConfig {
+  /** SESSION_MAX_LIFETIME: seconds a session lives however it is used (0: no limit); also the most a caller may ask for. */
+  readonly maxLifetimeSeconds: number;
+  /** ROTATION_GRACE_SECONDS: how long a rotated-away ID still answers reads (never writes) with the new ID. */
+  readonly rotationGraceSeconds: number;
+  /** MAX_SESSIONS_PER_PRINCIPAL: live sessions one principal may hold; 0 for no limit. */
+  readonly maxSessionsPerPrincipal: number;
+  /** SESSION_LIMIT_POLICY: at the limit, revoke the least recently used (`evict`) or refuse the new one (`refuse`). */
+  readonly limitPolicy: 'evict' | 'refuse';
+  /** DEVICE_ADDRESS: how much of a client's address a session records. */
+  readonly deviceAddress: 'full' | 'network' | 'none';
 }
 
 export interface HostPort {
@@ -100,6 +115,10 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** Seconds a session may be idle at most: 30 days. Also bounds per-session overrides. */
 export const MAX_INACTIVE_SECONDS = 30 * 24 * 3600;
+/** The longest absolute lifetime: 366 days. */
+export const MAX_LIFETIME_SECONDS = 366 * 24 * 3600;
+/** The most sessions a per-principal limit may allow: the limit's script reads them all. */
+export const MAX_SESSIONS_LIMIT = 1000;
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const COOKIE_NAME = HEADER_NAME;
@@ -257,6 +276,23 @@ function corsOrigins(env: Env): readonly string[] | '*' {
   return origins;
 }
 
+function oneOf<T extends string>(env: Env, name: string, fallback: T, values: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(values as readonly string[]).includes(raw)) throw new ConfigError(name, values.join(' or '), raw);
+  return raw as T;
+}
+
+function lifecycle(env: Env): LifecycleConfig {
+  return Object.freeze({
+    maxLifetimeSeconds: integer(env, 'SESSION_MAX_LIFETIME', 24 * 3600, 0, MAX_LIFETIME_SECONDS),
+    rotationGraceSeconds: integer(env, 'ROTATION_GRACE_SECONDS', 0, 0, 300),
+    maxSessionsPerPrincipal: integer(env, 'MAX_SESSIONS_PER_PRINCIPAL', 0, 0, MAX_SESSIONS_LIMIT),
+    limitPolicy: oneOf(env, 'SESSION_LIMIT_POLICY', 'evict', ['evict', 'refuse'] as const),
+    deviceAddress: oneOf(env, 'DEVICE_ADDRESS', 'network', ['full', 'network', 'none'] as const),
+  });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const production = nodeEnv === 'production';
@@ -297,5 +333,6 @@ export function loadConfig(env: Env = process.env): Config {
     // production unless asked for.
     playground: boolean(env, 'PLAYGROUND', !production),
     logLevel,
+    lifecycle: lifecycle(env),
   });
 }

@@ -24,6 +24,11 @@ export const ERROR_STATUS = {
   SESSION_NOT_FOUND: 404,
   /** `expectedVersion` did not match the stored version; nothing was written. */
   VERSION_CONFLICT: 409,
+  /**
+   * The principal already holds MAX_SESSIONS_PER_PRINCIPAL sessions and the policy is `refuse`:
+   * no session was issued.
+   */
+  SESSION_LIMIT_REACHED: 409,
   /** The request is malformed: wrong types, bad names, out-of-range numbers, GraphQL syntax. */
   BAD_USER_INPUT: 400,
   /** The request or the session it would produce is larger than the configured limits. */

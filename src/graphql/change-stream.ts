@@ -10,12 +10,13 @@
  * invalidate.
  */
 import { GatewayError } from '../errors';
-import type { ChangeFeed, ChangeKind } from '../sessions/service';
+import type { ChangeFeed, ChangeKind, RevokeReason } from '../sessions/service';
 
 export interface ChangeEvent {
   readonly digest: string;
   readonly kind: ChangeKind | 'SUBSCRIBED';
   readonly version: number;
+  readonly reason: RevokeReason | null;
 }
 
 const DEFAULT_MAX_QUEUED = 10_000;
@@ -63,7 +64,7 @@ export function changeStream(feed: ChangeFeed, maxQueued = DEFAULT_MAX_QUEUED): 
       (stop) => {
         detach = stop;
         if (finished || failure !== null) stop();
-        else push({ digest: '', kind: 'SUBSCRIBED', version: 0 });
+        else push({ digest: '', kind: 'SUBSCRIBED', version: 0, reason: null });
       },
       (error: unknown) => fail(error instanceof GatewayError ? error : new GatewayError('STORE_UNAVAILABLE', 'the change feed is unavailable')),
     );

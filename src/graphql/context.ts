@@ -9,7 +9,7 @@
  * and the DataLoader never sends more than that many ids in one store call.
  */
 import DataLoader from 'dataloader';
-import type { SessionRecord, SessionLimits } from '../session/model';
+import type { Device, SessionRecord, SessionLimits } from '../session/model';
 import type { Caller } from '../session/caller';
 import type { SessionService } from '../sessions/service';
 
@@ -27,6 +27,8 @@ export interface GraphQLContext {
   readonly limits: GraphQLLimits;
   /** Puts a newly issued ID in the response's session header. */
   readonly announceSessionId: (id: string) => void;
+  /** What the request says of the caller's device (user agent, address), for a frontend's own rotation. */
+  readonly requestDevice: () => Device;
   /** Where the request log and metrics learn what the request was and how it ended. */
   readonly report: OperationReport;
 }

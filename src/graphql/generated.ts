@@ -2,6 +2,7 @@
 import type { StoredJson } from './stored-json';
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { SessionRecord } from '../session/model';
+import type { SessionSummary } from '../sessions/service';
 import type { GraphQLContext } from './context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -21,10 +22,29 @@ export type Scalars = {
   JSONObject: { input: Record<string, unknown>; output: Record<string, unknown> | StoredJson; }
 };
 
+/** What a session recorded of the device it was signed in from: for "where am I signed in". */
+export type Device = {
+  readonly __typename?: 'Device';
+  /** The client's address, whole or cut to its network (DEVICE_ADDRESS). */
+  readonly clientAddress?: Maybe<Scalars['String']['output']>;
+  readonly userAgent?: Maybe<Scalars['String']['output']>;
+};
+
+/** Device data a module passes in when it issues or rotates a session on a user's behalf. */
+export type DeviceInput = {
+  /** An IPv4 or IPv6 address; recorded whole or cut to its network (DEVICE_ADDRESS). */
+  readonly clientAddress?: InputMaybe<Scalars['String']['input']>;
+  /** At most 512 bytes. */
+  readonly userAgent?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type IssueSessionInput = {
   readonly attributes?: InputMaybe<Scalars['JSONObject']['input']>;
+  readonly device?: InputMaybe<DeviceInput>;
   /** Seconds of idleness before expiry; defaults to the gateway's SESSION_TIMEOUT. */
   readonly maxInactiveInterval?: InputMaybe<Scalars['Int']['input']>;
+  /** Seconds the session may live however it is used; at most, and by default, SESSION_MAX_LIFETIME. */
+  readonly maxLifetime?: InputMaybe<Scalars['Int']['input']>;
   readonly principal?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -32,8 +52,25 @@ export type Mutation = {
   readonly __typename?: 'Mutation';
   /** Services only. Issues a new session; its ID is also in the X-Session-ID response header. */
   readonly issueSession: Session;
-  /** A service may revoke any session; a frontend only its own (logout). True if a session was removed. */
+  /** Revokes every session of the caller's principal but the one it presents; answers how many. */
+  readonly revokeOtherSessions: Scalars['Int']['output'];
+  /**
+   * Services only. Revokes every session of the principal: when it returns, no session of theirs
+   * that existed when it began can be read through any gateway. Answers how many.
+   */
+  readonly revokePrincipalSessions: Scalars['Int']['output'];
+  /**
+   * A service may revoke any session; a frontend only its own (logout), or, by handle, another
+   * session of its own principal. True if a session was removed.
+   */
   readonly revokeSession: Scalars['Boolean']['output'];
+  /**
+   * A new ID for the session, keeping its attributes and history (version counts on). id defaults to
+   * the X-Session-ID session; a frontend may rotate only its own. The new ID is also in the
+   * X-Session-ID response header. The old ID stops working at once (or, with ROTATION_GRACE_SECONDS,
+   * answers reads with the new ID in X-Session-ID for that long, and never accepts writes).
+   */
+  readonly rotateSession: Session;
   /** Services only. Applies the patch atomically; id defaults to the X-Session-ID session. */
   readonly updateSession: Session;
 };
@@ -44,8 +81,20 @@ export type MutationIssueSessionArgs = {
 };
 
 
+export type MutationRevokePrincipalSessionsArgs = {
+  principal: Scalars['String']['input'];
+};
+
+
 export type MutationRevokeSessionArgs = {
+  handle?: InputMaybe<Scalars['String']['input']>;
   id?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type MutationRotateSessionArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
+  input?: InputMaybe<RotateSessionInput>;
 };
 
 
@@ -56,15 +105,54 @@ export type MutationUpdateSessionArgs = {
 
 export type Query = {
   readonly __typename?: 'Query';
+  /**
+   * The sessions of the principal the caller's own session belongs to, most recently used first,
+   * the current one marked; empty for a session without a principal.
+   */
+  readonly mySessions: ReadonlyArray<SignedInSession>;
   /** The caller's own session, from the X-Session-ID header (or the session cookie); null if none or expired. */
   readonly session?: Maybe<Session>;
   /** Services only. Sessions in the order of ids; null where missing, expired or malformed. */
   readonly sessions: ReadonlyArray<Maybe<Session>>;
+  /** Services only. The live sessions of a principal, most recently used first. */
+  readonly sessionsOf: ReadonlyArray<SignedInSession>;
 };
 
 
 export type QuerySessionsArgs = {
   ids: ReadonlyArray<Scalars['ID']['input']>;
+};
+
+
+export type QuerySessionsOfArgs = {
+  principal: Scalars['String']['input'];
+};
+
+/** Why a session was revoked. */
+export type RevokeReason =
+  /** MAX_SESSIONS_PER_PRINCIPAL made room for a newer session. */
+  | 'EVICTED'
+  /** The session revoked itself (logout). */
+  | 'LOGOUT'
+  /** A service revoked every session of its principal. */
+  | 'PRINCIPAL_REVOKED'
+  /** A service revoked it. */
+  | 'REVOKED_BY_SERVICE'
+  /** Its principal revoked it from another of their sessions. */
+  | 'REVOKED_BY_USER'
+  /** It was given a new ID (announced as ISSUED beside this). */
+  | 'ROTATED';
+
+export type RotateSessionInput = {
+  /** Services only. The principal has just authenticated again: sets authenticatedAt, and the lifetime starts again. */
+  readonly authenticated?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Services only. The device signing in; a frontend's is taken from its request. */
+  readonly device?: InputMaybe<DeviceInput>;
+  /**
+   * Services only. Sign the session in as this principal (the log-in case): the new ID carries the
+   * principal's tag, and the session's lifetime starts again.
+   */
+  readonly principal?: InputMaybe<Scalars['String']['input']>;
 };
 
 /**
@@ -73,14 +161,24 @@ export type QuerySessionsArgs = {
  */
 export type Session = {
   readonly __typename?: 'Session';
+  /** When the session's lifetime ends however it is used (SESSION_MAX_LIFETIME); null for none. */
+  readonly absoluteExpiresAt?: Maybe<Scalars['DateTime']['output']>;
   /** One attribute; null when absent. */
   readonly attribute?: Maybe<Scalars['JSON']['output']>;
   /** Every attribute, by name. */
   readonly attributes: Scalars['JSONObject']['output'];
+  /** When its principal last authenticated (issued with a principal, or rotated at sign-in); null if never. */
+  readonly authenticatedAt?: Maybe<Scalars['DateTime']['output']>;
   readonly createdAt: Scalars['DateTime']['output'];
-  /** SHA-256 of the ID, unpadded base64url: the name the session goes by in sessionChanges. */
+  /** What the session recorded of the device it was signed in from. */
+  readonly device: Device;
+  /**
+   * The session's public handle: its tag (the ID's first 4 characters) and the SHA-256 of the ID,
+   * unpadded base64url. The name it goes by in sessionChanges, mySessions and sessionsOf; never
+   * enough to present the session.
+   */
   readonly digest: Scalars['String']['output'];
-  /** When the session expires unless it is used before then. */
+  /** When the session expires unless it is used before then; never after absoluteExpiresAt. */
   readonly expiresAt: Scalars['DateTime']['output'];
   /** The session ID (43 base64url characters). Send it back in the X-Session-ID header. */
   readonly id: Scalars['ID']['output'];
@@ -112,6 +210,8 @@ export type SessionChange = {
   /** Empty for SUBSCRIBED. */
   readonly digest: Scalars['String']['output'];
   readonly kind: SessionChangeKind;
+  /** Why, for REVOKED; null otherwise. */
+  readonly reason?: Maybe<RevokeReason>;
   /** The session's version after the change; a revoke counts as one past the last version. 0 for SUBSCRIBED. */
   readonly version: Scalars['Int']['output'];
 };
@@ -129,12 +229,33 @@ export type SessionPatch = {
   /** If given and not the session's current version: VERSION_CONFLICT, and nothing is written. */
   readonly expectedVersion?: InputMaybe<Scalars['Int']['input']>;
   readonly maxInactiveInterval?: InputMaybe<Scalars['Int']['input']>;
-  /** The new principal; null clears it; omit to keep it. */
+  /**
+   * Must be the session's principal already (or omitted): a principal is set by issueSession or
+   * rotateSession, which gives a new ID; changing it under the same ID would allow session fixation.
+   * @deprecated Use rotateSession(input: { principal }) to sign a session in.
+   */
   readonly principal?: InputMaybe<Scalars['String']['input']>;
   /** Attributes to set; attributes not named are left as they are. */
   readonly set?: InputMaybe<Scalars['JSONObject']['input']>;
   /** Attributes to remove. */
   readonly unset?: InputMaybe<ReadonlyArray<Scalars['String']['input']>>;
+};
+
+/**
+ * One of a principal's sessions, as listed to the principal or a service: its public handle and
+ * times, never its ID.
+ */
+export type SignedInSession = {
+  readonly __typename?: 'SignedInSession';
+  readonly authenticatedAt?: Maybe<Scalars['DateTime']['output']>;
+  readonly createdAt: Scalars['DateTime']['output'];
+  /** Whether it is the session this request presented. */
+  readonly current: Scalars['Boolean']['output'];
+  readonly device: Device;
+  readonly expiresAt: Scalars['DateTime']['output'];
+  /** The session's digest: pass it to revokeSession(handle:). */
+  readonly handle: Scalars['String']['output'];
+  readonly lastAccessedAt: Scalars['DateTime']['output'];
 };
 
 export type Subscription = {
@@ -224,6 +345,8 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  Device: ResolverTypeWrapper<Device>;
+  DeviceInput: DeviceInput;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   IssueSessionInput: IssueSessionInput;
@@ -231,10 +354,13 @@ export type ResolversTypes = {
   JSONObject: ResolverTypeWrapper<Scalars['JSONObject']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RevokeReason: RevokeReason;
+  RotateSessionInput: RotateSessionInput;
   Session: ResolverTypeWrapper<SessionRecord>;
   SessionChange: ResolverTypeWrapper<SessionChange>;
   SessionChangeKind: SessionChangeKind;
   SessionPatch: SessionPatch;
+  SignedInSession: ResolverTypeWrapper<SessionSummary>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
 };
@@ -243,6 +369,8 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
   DateTime: Scalars['DateTime']['output'];
+  Device: Device;
+  DeviceInput: DeviceInput;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   IssueSessionInput: IssueSessionInput;
@@ -250,9 +378,11 @@ export type ResolversParentTypes = {
   JSONObject: Scalars['JSONObject']['output'];
   Mutation: Record<PropertyKey, never>;
   Query: Record<PropertyKey, never>;
+  RotateSessionInput: RotateSessionInput;
   Session: SessionRecord;
   SessionChange: SessionChange;
   SessionPatch: SessionPatch;
+  SignedInSession: SessionSummary;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
 };
@@ -260,6 +390,11 @@ export type ResolversParentTypes = {
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type DeviceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Device'] = ResolversParentTypes['Device']> = {
+  clientAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
@@ -271,19 +406,27 @@ export interface JsonObjectScalarConfig extends GraphQLScalarTypeConfig<Resolver
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   issueSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, Partial<MutationIssueSessionArgs>>;
+  revokeOtherSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  revokePrincipalSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationRevokePrincipalSessionsArgs, 'principal'>>;
   revokeSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationRevokeSessionArgs>>;
+  rotateSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, Partial<MutationRotateSessionArgs>>;
   updateSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationUpdateSessionArgs, 'patch'>>;
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  mySessions?: Resolver<ReadonlyArray<ResolversTypes['SignedInSession']>, ParentType, ContextType>;
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType>;
   sessions?: Resolver<ReadonlyArray<Maybe<ResolversTypes['Session']>>, ParentType, ContextType, RequireFields<QuerySessionsArgs, 'ids'>>;
+  sessionsOf?: Resolver<ReadonlyArray<ResolversTypes['SignedInSession']>, ParentType, ContextType, RequireFields<QuerySessionsOfArgs, 'principal'>>;
 };
 
 export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = {
+  absoluteExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   attribute?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType, RequireFields<SessionAttributeArgs, 'name'>>;
   attributes?: Resolver<ResolversTypes['JSONObject'], ParentType, ContextType>;
+  authenticatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  device?: Resolver<ResolversTypes['Device'], ParentType, ContextType>;
   digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -296,7 +439,18 @@ export type SessionResolvers<ContextType = GraphQLContext, ParentType extends Re
 export type SessionChangeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SessionChange'] = ResolversParentTypes['SessionChange']> = {
   digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['SessionChangeKind'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['RevokeReason']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SignedInSessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SignedInSession'] = ResolversParentTypes['SignedInSession']> = {
+  authenticatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  current?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  device?: Resolver<ResolversTypes['Device'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  handle?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lastAccessedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -305,12 +459,14 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
 
 export type Resolvers<ContextType = GraphQLContext> = {
   DateTime?: GraphQLScalarType;
+  Device?: DeviceResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   JSONObject?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
   SessionChange?: SessionChangeResolvers<ContextType>;
+  SignedInSession?: SignedInSessionResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
 };
 

@@ -8,6 +8,7 @@ import { GraphQLError } from 'graphql';
 import { GatewayError } from '../errors';
 import type { Metrics } from '../metrics';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
+import { deviceOfRequest } from '../session/model';
 import { presentedSessionId, type SessionTransport } from '../session/transport';
 import type { SessionService } from '../sessions/service';
 import { sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
@@ -56,6 +57,7 @@ export async function createContext(
     service: options.service,
     limits: options.limits,
     announceSessionId: (id) => void reply.header(options.sessionHeader, id),
+    requestDevice: () => deviceOfRequest(request.headers['user-agent'], request.ip, options.service.addressMask),
     report: request,
   };
 }

@@ -9,7 +9,7 @@
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors';
 import { changeStream, type ChangeEvent } from './change-stream';
-import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers, SubscriptionResolvers } from './generated';
+import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers, SignedInSessionResolvers, SubscriptionResolvers } from './generated';
 import { StoredJson } from './stored-json';
 
 const Session: SessionResolvers = {
@@ -23,11 +23,31 @@ const Session: SessionResolvers = {
   createdAt: (session) => new Date(session.createdAtMs),
   lastAccessedAt: (session) => new Date(session.lastAccessedAtMs),
   expiresAt: (session) => new Date(session.expiresAtMs),
+  absoluteExpiresAt: (session) => (session.absoluteExpiresAtMs === null ? null : new Date(session.absoluteExpiresAtMs)),
+  authenticatedAt: (session) => (session.authenticatedAtMs === null ? null : new Date(session.authenticatedAtMs)),
   maxInactiveInterval: (session) => session.maxInactiveSeconds,
 };
 
-const session: QueryResolvers['session'] = (_, __, context) =>
-  context.caller.sessionId === null ? null : context.sessions.load(context.caller.sessionId);
+const SignedInSession: SignedInSessionResolvers = {
+  createdAt: (summary) => new Date(summary.createdAtMs),
+  lastAccessedAt: (summary) => new Date(summary.lastAccessedAtMs),
+  expiresAt: (summary) => new Date(summary.expiresAtMs),
+  authenticatedAt: (summary) => (summary.authenticatedAtMs === null ? null : new Date(summary.authenticatedAtMs)),
+};
+
+const session: QueryResolvers['session'] = (_, __, context) => {
+  const id = context.caller.sessionId;
+  if (id === null) return null;
+  return context.sessions.load(id).then((record) => {
+    // An ID rotated away, read in its grace: the answer is the new session; tell the caller its ID.
+    if (record !== null && record.id !== id) context.announceSessionId(record.id);
+    return record;
+  });
+};
+
+const mySessions: QueryResolvers['mySessions'] = (_, __, context) => context.service.mySessions(context.caller);
+
+const sessionsOf: QueryResolvers['sessionsOf'] = (_, args, context) => context.service.sessionsOf(context.caller, args.principal);
 
 const sessions: QueryResolvers['sessions'] = (_, args, context) => {
   context.service.mayReadAny(context.caller, 'sessions');
@@ -59,11 +79,28 @@ const update: MutationResolvers['updateSession'] = async (_, args, context) => {
 };
 
 const revoke: MutationResolvers['revokeSession'] = async (_, args, context) => {
+  if (args.handle !== undefined && args.handle !== null) {
+    if (args.id !== undefined && args.id !== null) throw new GatewayError('BAD_USER_INPUT', 'revokeSession takes an id or a handle, not both');
+    return context.service.revokeByHandle(context.caller, args.handle);
+  }
   const id = args.id ?? context.caller.sessionId;
   const removed = await context.service.revoke(context.caller, args.id);
   if (id !== null) context.sessions.clear(id).prime(id, null);
   return removed;
 };
+
+const rotate: MutationResolvers['rotateSession'] = async (_, args, context) => {
+  const old = args.id ?? context.caller.sessionId;
+  const record = await context.service.rotate(context.caller, args.id, args.input, context.caller.service ? undefined : context.requestDevice());
+  if (old !== null) context.sessions.clear(old).prime(old, null);
+  context.sessions.prime(record.id, record);
+  context.announceSessionId(record.id);
+  return record;
+};
+
+const revokeOthers: MutationResolvers['revokeOtherSessions'] = (_, __, context) => context.service.revokeOthers(context.caller);
+
+const revokePrincipal: MutationResolvers['revokePrincipalSessions'] = (_, args, context) => context.service.revokePrincipal(context.caller, args.principal);
 
 const Subscription: SubscriptionResolvers = {
   sessionChanges: {
@@ -79,7 +116,15 @@ export const resolvers: Resolvers = {
   JSON: JSONResolver,
   JSONObject: JSONObjectResolver,
   Session,
-  Query: { session, sessions },
-  Mutation: { issueSession: issue, updateSession: update, revokeSession: revoke },
+  SignedInSession,
+  Query: { session, sessions, mySessions, sessionsOf },
+  Mutation: {
+    issueSession: issue,
+    updateSession: update,
+    revokeSession: revoke,
+    rotateSession: rotate,
+    revokeOtherSessions: revokeOthers,
+    revokePrincipalSessions: revokePrincipal,
+  },
   Subscription,
 };

@@ -11,6 +11,7 @@
  * Draining: when the app closes, every socket is closed with 1001 (going away), so clients
  * reconnect to another instance at once instead of holding this one's shutdown open.
  */
+import { NO_DEVICE } from '../session/model';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -80,6 +81,7 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
         service: options.service,
         limits: options.limits,
         announceSessionId: () => undefined,
+        requestDevice: () => NO_DEVICE,
         report: { operation: null, operationName: null, errorCode: null },
       }),
       execute: () => ({

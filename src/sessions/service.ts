@@ -17,14 +17,33 @@
 import { GatewayError } from '../errors';
 import type { SessionEvents } from '../metrics';
 import { requireService, revokeTarget, type Caller } from '../session/caller';
-import { generateSessionId, isWellFormedSessionId, sessionDigest } from '../session/ids';
 import {
-  idleDeadlineMs,
+  generateSessionId,
+  isWellFormedDigest,
+  isWellFormedSessionId,
+  openForward,
+  principalTag,
+  sealForward,
+  sessionDigest,
+  tagText,
+} from '../session/ids';
+import {
+  absoluteDeadlineMs,
+  checkText,
+  MAX_PRINCIPAL_BYTES,
+  newStoredSession,
+  sessionDeadlineMs,
+  storedDeadlineMs,
   sessionNotFound,
   sessionRecord,
   touchDue,
+  validateDevice,
   validateNewSession,
   validatePatch,
+  NO_DEVICE,
+  type AddressMask,
+  type Device,
+  type DeviceInput,
   type NewSession,
   type NewSessionInput,
   type SessionLimits,
@@ -32,9 +51,40 @@ import {
   type SessionRecord,
   type StoredSession,
 } from '../session/model';
-import { NO_SESSION, type AttributeRead, type ChangeFeed, type SessionStore } from '../store/store';
+import { isForward, NO_SESSION, type AttributeRead, type ChangeFeed, type Forward, type Found, type SessionLimit, type SessionStore } from '../store/store';
 
-export type { AttributeRead, ChangeFeed, ChangeKind, ChangeListener, SessionChange } from '../store/store';
+export type { AttributeRead, ChangeFeed, ChangeKind, ChangeListener, RevokeReason, SessionChange } from '../store/store';
+
+/** One of a principal's sessions as listed: its public handle and times, never its ID. */
+export interface SessionSummary {
+  readonly handle: string;
+  /** Whether it is the session the caller presented. */
+  readonly current: boolean;
+  readonly createdAtMs: number;
+  readonly lastAccessedAtMs: number;
+  readonly expiresAtMs: number;
+  readonly authenticatedAtMs: number | null;
+  readonly device: Device;
+}
+
+/** What a rotation is asked to do besides giving a new ID. */
+export interface RotateInput {
+  /** Sign the session in as this principal (services only): a new lifetime starts. */
+  principal?: string | null;
+  /** The principal (re-)authenticated just now (services only): authenticatedAt and a new lifetime. */
+  authenticated?: boolean | null;
+  /** Device data (services only; a frontend's comes from its request). */
+  device?: DeviceInput | null;
+}
+
+/** How sessions live and die (from the lifecycle configuration). */
+export interface LifecycleOptions {
+  /** Seconds a rotated-away ID keeps answering reads with the new ID; 0: it stops at once. */
+  readonly rotationGraceSeconds: number;
+  /** The per-principal limit; null for none. */
+  readonly limit: SessionLimit | null;
+  readonly addressMask: AddressMask;
+}
 
 /** The REST read's answer: the session's ID (the one presented, or one just issued) and the attribute's stored JSON. */
 export interface AttributeAnswer {
@@ -49,29 +99,57 @@ export interface SessionServiceOptions {
   readonly touchIntervalSeconds: number;
   /** Counts the issues, updates and revokes that succeed. */
   readonly events: SessionEvents;
+  readonly lifecycle?: LifecycleOptions;
 }
+
+const DEFAULT_LIFECYCLE: LifecycleOptions = { rotationGraceSeconds: 0, limit: null, addressMask: 'network' };
 
 /** What a read tells the service about a session's times, enough to slide its expiry. */
 interface ReadTimes {
   readonly lastAccessedAtMs: number;
   readonly maxInactiveSeconds: number;
+  readonly absoluteExpiresAtMs: number;
+}
+
+/** A read that met a forward and followed it to the new session. */
+interface Followed {
+  readonly forwardedTo: { readonly id: string; readonly digest: string };
+  readonly session: StoredSession;
 }
 
 /** Attempts an issue makes at drawing a free ID (with 256 random bits, one is always enough). */
 const ISSUE_ATTEMPTS = 3;
 /** Attempts an update makes when the session's idle time changed under it (see `update`). */
 const UPDATE_ATTEMPTS = 5;
+/** Attempts a rotation makes when the session changed while it was being copied. */
+const ROTATE_ATTEMPTS = 5;
 
 export class SessionService {
   private readonly touchIntervalMs: number;
   private readonly anonymous: NewSession;
+  private readonly lifecycle: LifecycleOptions;
+  /** The store's tag key, asked for once. */
+  private tagKey: Promise<Buffer> | null = null;
 
   constructor(
     private readonly store: SessionStore,
     private readonly options: SessionServiceOptions,
   ) {
     this.touchIntervalMs = options.touchIntervalSeconds * 1000;
-    this.anonymous = { principal: null, attributes: [], maxInactiveSeconds: options.limits.defaultInactiveSeconds };
+    this.lifecycle = options.lifecycle ?? DEFAULT_LIFECYCLE;
+    this.anonymous = {
+      principal: null,
+      attributes: [],
+      maxInactiveSeconds: options.limits.defaultInactiveSeconds,
+      lifetimeSeconds: options.limits.maxLifetimeSeconds ?? 0,
+      authenticated: false,
+      device: NO_DEVICE,
+    };
+  }
+
+  /** How much of a client's address a session records. */
+  get addressMask(): AddressMask {
+    return this.lifecycle.addressMask;
   }
 
   /** `'redis'` or `'memory'`. */
@@ -112,7 +190,7 @@ export class SessionService {
       return digest;
     });
     if (digests.length === 0) return Promise.resolve(wanted.map(() => null));
-    return this.store.getMany(digests).then((found) => {
+    return this.store.getMany(digests).then((found) => (found.some(isForward) ? this.followForwards(ids, wanted, found) : (found as Array<StoredSession | null>))).then((found) => {
       const records: Array<SessionRecord | null> = [];
       const touches: Array<Promise<void>> = [];
       const nowMs = this.store.now();
@@ -128,11 +206,38 @@ export class SessionService {
           records.push(null);
           continue;
         }
+        if ('forwardedTo' in stored) {
+          // A rotated-away ID in its grace: the new session, under its new ID (never touched here).
+          records.push(sessionRecord(stored.forwardedTo.id, stored.forwardedTo.digest, stored.session));
+          continue;
+        }
         records.push(sessionRecord(ids[i] as string, digest, stored));
         if (touchDue(stored.lastAccessedAtMs, nowMs, this.touchIntervalMs)) touches.push(this.touch(records, i, stored, nowMs));
       }
       return touches.length === 0 ? records : Promise.all(touches).then(() => records);
     });
+  }
+
+  /**
+   * The reads of `found` that met a forward (an ID rotated away, in its grace): each is opened
+   * with the ID presented and replaced by the new session it names (one more read), or by null
+   * when it does not open or the new session is gone.
+   */
+  private async followForwards(ids: readonly string[], wanted: ReadonlyArray<string | null>, found: Found[]): Promise<Array<StoredSession | Followed | null>> {
+    const presented = ids.filter((_, i) => wanted[i] !== null);
+    const targets: Array<{ at: number; id: string; digest: string }> = [];
+    found.forEach((entry, at) => {
+      if (!isForward(entry)) return;
+      const id = openForward(presented[at] as string, entry.sealedId);
+      if (id !== null && sessionDigest(id) === entry.to) targets.push({ at, id, digest: entry.to });
+    });
+    const next = targets.length === 0 ? [] : await this.store.getMany(targets.map((target) => target.digest));
+    const out: Array<StoredSession | Followed | null> = found.map((entry) => (isForward(entry) ? null : entry));
+    targets.forEach((target, k) => {
+      const session = next[k];
+      if (session !== null && session !== undefined && !isForward(session)) out[target.at] = { forwardedTo: target, session };
+    });
+    return out;
   }
 
   /**
@@ -145,11 +250,19 @@ export class SessionService {
     if (id === null || !isWellFormedSessionId(id)) return this.issuedAnswer();
     const digest = sessionDigest(id);
     return this.store.readAttribute(digest, name).then((read) => {
-      if (!read.found) return this.issuedAnswer();
+      if (!read.found) return read.forward === undefined ? this.issuedAnswer() : this.forwardedAttribute(id, read.forward, name);
       const answer: AttributeAnswer = { id, json: read.json };
       const touching = this.touchIfDue(digest, read);
       return touching === null ? answer : touching.then(() => answer);
     });
+  }
+
+  /** The REST read of an ID rotated away, in its grace: the new session's attribute, under the new ID. */
+  private async forwardedAttribute(id: string, forward: Forward, name: string): Promise<AttributeAnswer> {
+    const next = openForward(id, forward.sealedId);
+    if (next === null || sessionDigest(next) !== forward.to) return this.issuedAnswer();
+    const read = await this.store.readAttribute(forward.to, name);
+    return read.found ? { id: next, json: read.json } : this.issuedAnswer();
   }
 
   /**
@@ -174,13 +287,13 @@ export class SessionService {
 
   /** The touch itself: a full idle time from `nowMs`, if the session is as the read saw it. */
   private slide(digest: string, read: ReadTimes, nowMs: number): Promise<boolean> {
-    return this.store.touch(digest, read.lastAccessedAtMs, { nowMs, expiresAtMs: idleDeadlineMs(nowMs, read.maxInactiveSeconds) });
+    return this.store.touch(digest, read.lastAccessedAtMs, { nowMs, expiresAtMs: sessionDeadlineMs(nowMs, read.maxInactiveSeconds, read.absoluteExpiresAtMs) });
   }
 
   /** A new session, for services. */
-  issue(caller: Caller, input: NewSessionInput | null | undefined): Promise<SessionRecord> {
+  async issue(caller: Caller, input: NewSessionInput | null | undefined): Promise<SessionRecord> {
     requireService(caller, 'issueSession');
-    return this.create(validateNewSession(input, this.options.limits));
+    return this.create(validateNewSession(input, this.options.limits, this.lifecycle.addressMask));
   }
 
   /** A new session with no principal and no attributes: what the REST shim hands out. */
@@ -211,7 +324,8 @@ export class SessionService {
     let maxInactiveSeconds = patch.maxInactiveSeconds ?? this.options.limits.defaultInactiveSeconds;
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       const nowMs = this.store.now();
-      const result = await this.store.update(digest, patch, { nowMs, expiresAtMs: idleDeadlineMs(nowMs, maxInactiveSeconds), maxInactiveSeconds });
+      // The absolute deadline is the store's to apply: it is not known before the session is read.
+      const result = await this.store.update(digest, patch, { nowMs, expiresAtMs: sessionDeadlineMs(nowMs, maxInactiveSeconds, 0), maxInactiveSeconds });
       if (result.written) {
         this.options.events.sessionUpdated();
         return sessionRecord(target, digest, result.session);
@@ -222,32 +336,191 @@ export class SessionService {
   }
 
   /**
-   * Removes a session: a service any (default: the one it presents), a frontend only its own.
-   * Answers whether there was a session to remove; an ID that is not well-formed names none.
+   * Removes a session: a service any (default: the one it presents), a frontend only its own
+   * (its logout). Answers whether there was a session to remove; an ID that is not well-formed
+   * names none.
    */
   async revoke(caller: Caller, id: string | null | undefined): Promise<boolean> {
     const target = revokeTarget(caller, id);
     if (target === null) throw new GatewayError('BAD_USER_INPUT', 'revokeSession needs an id, or a session ID in the session header');
     if (!isWellFormedSessionId(target)) return false;
-    const removed = await this.store.destroy(sessionDigest(target));
+    const removed = await this.store.destroy(sessionDigest(target), caller.service ? 'REVOKED_BY_SERVICE' : 'LOGOUT');
     if (removed) this.options.events.sessionRevoked();
     return removed;
   }
 
   /**
+   * Removes one of the caller's principal's sessions by its handle, from another of them ("sign
+   * out that device"). False when the handle names no session of that principal.
+   */
+  async revokeByHandle(caller: Caller, handle: string): Promise<boolean> {
+    const own = await this.ownPrincipal(caller, 'revokeSession(handle:)');
+    if (own === null || !isWellFormedDigest(handle)) return false;
+    const removed = await this.store.destroy(handle, 'REVOKED_BY_USER', own.principal);
+    if (removed) this.options.events.sessionRevoked();
+    return removed;
+  }
+
+  /** Revokes every session of the caller's principal but the one it presents; answers how many. */
+  async revokeOthers(caller: Caller): Promise<number> {
+    const own = await this.ownPrincipal(caller, 'revokeOtherSessions');
+    if (own === null) return 0;
+    return this.counted(await this.store.revokePrincipal(await this.tagOf(own.principal), own.principal, own.digest, 'REVOKED_BY_USER'));
+  }
+
+  /**
+   * Revokes every session of `principal`, for services; answers how many. Every session of the
+   * principal that existed when this began is gone when it returns, through every gateway.
+   */
+  async revokePrincipal(caller: Caller, principal: string): Promise<number> {
+    requireService(caller, 'revokePrincipalSessions');
+    checkText('principal', principal, MAX_PRINCIPAL_BYTES);
+    return this.counted(await this.store.revokePrincipal(await this.tagOf(principal), principal, null, 'PRINCIPAL_REVOKED'));
+  }
+
+  /** The sessions of the caller's own principal, the current one marked; none for an anonymous session. */
+  async mySessions(caller: Caller): Promise<SessionSummary[]> {
+    const own = await this.ownPrincipal(caller, 'mySessions');
+    if (own === null) return [];
+    return this.summaries(own.principal, own.digest);
+  }
+
+  /** The live sessions of `principal`, for services. */
+  async sessionsOf(caller: Caller, principal: string): Promise<SessionSummary[]> {
+    requireService(caller, 'sessionsOf');
+    checkText('principal', principal, MAX_PRINCIPAL_BYTES);
+    return this.summaries(principal, caller.sessionId === null ? null : sessionDigest(caller.sessionId));
+  }
+
+  /**
+   * Gives a session a new ID, keeping its attributes, history and version count; a service may
+   * sign it in as a principal at the same time (the log-in case) or mark it re-authenticated.
+   * A frontend may rotate only its own session, and only that. The old ID stops working at once,
+   * or answers reads (never writes) with the new ID for ROTATION_GRACE_SECONDS.
+   *
+   * Across slots, in three steps that keep every guarantee: the old session is read; the copy is
+   * created under the new ID (in its principal's slot, indexed, the limit applied); the old one is
+   * retired only if it is still at the version copied, else the copy is removed and it starts
+   * over. So an update racing the rotation is either in the copy or refused, and a revoke racing
+   * it leaves no copy behind.
+   */
+  async rotate(caller: Caller, id: string | null | undefined, input: RotateInput | null | undefined, requestDevice: Device = NO_DEVICE): Promise<SessionRecord> {
+    const target = id ?? caller.sessionId;
+    if (target === null) throw new GatewayError('BAD_USER_INPUT', 'rotateSession needs an id, or a session ID in the session header');
+    if (!caller.service) {
+      if (caller.sessionId === null) throw new GatewayError('UNAUTHENTICATED', 'rotateSession needs the session ID (header) or a service token');
+      if (target !== caller.sessionId) throw new GatewayError('FORBIDDEN', 'a session may rotate only itself');
+      if (input?.principal != null || input?.authenticated != null || input?.device != null) {
+        throw new GatewayError('FORBIDDEN', 'only a service may set the principal, authentication or device data of a rotation');
+      }
+    }
+    const principal = input?.principal ?? null;
+    if (principal !== null) checkText('principal', principal, MAX_PRINCIPAL_BYTES);
+    const device = caller.service ? validateDevice(input?.device, this.lifecycle.addressMask) : requestDevice;
+    if (!isWellFormedSessionId(target)) throw sessionNotFound();
+    const oldDigest = sessionDigest(target);
+    for (let attempt = 0; attempt < ROTATE_ATTEMPTS; attempt++) {
+      const [old] = await this.store.getMany([oldDigest]);
+      if (old === null || old === undefined || isForward(old)) throw sessionNotFound();
+      const owner = principal ?? old.principal;
+      const nowMs = this.store.now();
+      const authenticated = principal !== null || input?.authenticated === true;
+      const absoluteExpiresAtMs = authenticated ? absoluteDeadlineMs(nowMs, old.lifetimeSeconds) : old.absoluteExpiresAtMs;
+      const copy: StoredSession = {
+        ...old,
+        principal: owner,
+        lastAccessedAtMs: nowMs,
+        version: old.version + 1,
+        absoluteExpiresAtMs,
+        authenticatedAtMs: authenticated ? nowMs : old.authenticatedAtMs,
+        device: device.userAgent === null && device.clientAddress === null ? old.device : device,
+      };
+      const created = await this.createStored(copy, owner);
+      const retired = await this.store.retire(oldDigest, {
+        expectedVersion: old.version,
+        forward: { to: created.digest, sealedId: sealForward(target, created.id) },
+        graceMs: this.lifecycle.rotationGraceSeconds * 1000,
+      });
+      if (retired === 'RETIRED') {
+        this.options.events.sessionRevoked();
+        return sessionRecord(created.id, created.digest, created.session);
+      }
+      // Changed since the copy (try again) or gone (revoked meanwhile): the copy must not outlive it.
+      await this.store.destroy(created.digest, 'ROTATED');
+      if (retired === 'GONE') throw sessionNotFound();
+    }
+    throw new GatewayError('VERSION_CONFLICT', 'the session kept changing while it was being rotated; nothing was changed');
+  }
+
+  /** The principal and digest of the session the caller presents; null when it has no principal. */
+  private async ownPrincipal(caller: Caller, operation: string): Promise<{ principal: string; digest: string } | null> {
+    if (caller.sessionId === null) {
+      throw new GatewayError(caller.service ? 'BAD_USER_INPUT' : 'UNAUTHENTICATED', `${operation} needs the session ID (header) of one of the principal's sessions`);
+    }
+    const digest = sessionDigest(caller.sessionId);
+    const [own] = await this.store.getMany([digest]);
+    if (own === null || own === undefined || isForward(own)) throw sessionNotFound();
+    return own.principal === null ? null : { principal: own.principal, digest };
+  }
+
+  private async summaries(principal: string, currentDigest: string | null): Promise<SessionSummary[]> {
+    const listed = await this.store.principalSessions(await this.tagOf(principal), principal);
+    return listed
+      .map(({ digest, session }) => ({
+        handle: digest,
+        current: digest === currentDigest,
+        createdAtMs: session.createdAtMs,
+        lastAccessedAtMs: session.lastAccessedAtMs,
+        expiresAtMs: storedDeadlineMs(session),
+        authenticatedAtMs: session.authenticatedAtMs === 0 ? null : session.authenticatedAtMs,
+        device: session.device,
+      }))
+      .sort((a, b) => b.lastAccessedAtMs - a.lastAccessedAtMs);
+  }
+
+  private counted(revoked: number): number {
+    for (let i = 0; i < revoked; i++) this.options.events.sessionRevoked();
+    return revoked;
+  }
+
+  /** The tag (as ID text) every session of `principal` carries: where the store keeps them. */
+  async tagOf(principal: string): Promise<string> {
+    return tagText(principalTag(await this.key(), principal));
+  }
+
+  private key(): Promise<Buffer> {
+    if (this.tagKey === null) {
+      const asking = this.store.tagKey();
+      this.tagKey = asking;
+      asking.catch(() => {
+        if (this.tagKey === asking) this.tagKey = null; // ask again next time
+      });
+    }
+    return this.tagKey;
+  }
+
+  /**
    * The only way a session ID comes into being: drawn here and created only if absent, so an
-   * issue can never overwrite an existing session (with 256 random bits a collision is not
+   * issue can never overwrite an existing session (with 232 random bits a collision is not
    * expected in the life of the universe, but the store is asked rather than trusted).
    */
-  private async create(session: NewSession): Promise<SessionRecord> {
+  private create(session: NewSession): Promise<SessionRecord> {
+    const stored = newStoredSession(session, this.store.now());
+    return this.createStored(stored, session.principal).then((created) => sessionRecord(created.id, created.digest, created.session));
+  }
+
+  /** Stores `session` under a new ID carrying its principal's tag (a random one when it has none). */
+  private async createStored(session: StoredSession, principal: string | null): Promise<{ id: string; digest: string; session: StoredSession }> {
+    const tag = principal === null ? undefined : principalTag(await this.key(), principal);
+    const expiresAtMs = storedDeadlineMs(session);
     for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
-      const id = generateSessionId();
+      const id = generateSessionId(tag);
       const digest = sessionDigest(id);
-      const nowMs = this.store.now();
-      const stored = await this.store.create(digest, session, { nowMs, expiresAtMs: idleDeadlineMs(nowMs, session.maxInactiveSeconds) });
-      if (stored !== null) {
+      const created = await this.store.create(digest, session, expiresAtMs, principal === null ? null : this.lifecycle.limit);
+      if (created !== null) {
         this.options.events.sessionIssued();
-        return sessionRecord(id, digest, stored);
+        for (let i = 0; i < created.evicted.length; i++) this.options.events.sessionRevoked();
+        return { id, digest, session: created.session };
       }
     }
     throw new GatewayError('INTERNAL', 'could not draw a free session ID');

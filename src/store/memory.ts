@@ -2,16 +2,27 @@
  * The embedded store: sessions in this process's memory, for `npm start` on a bare machine and
  * for development. Neither durable nor shared between instances; `main.ts` says so loudly.
  *
+ * Every operation runs to its end without yielding, so each is atomic as the contract asks.
  * Expired sessions are dropped when touched and by a sweep once a minute, so an idle process
- * does not hold them forever.
+ * does not hold them forever; a principal's index drops its members as they go.
  */
-import { applyPatch, patchError, sessionNotFound, type NewSession, type SessionPatch, type SessionState, type StoredSession } from '../session/model';
+import { randomBytes } from 'node:crypto';
+import { GatewayError } from '../errors';
+import { applyPatch, patchError, principalChangeRefused, sessionNotFound, type SessionPatch, type StoredSession } from '../session/model';
 import {
   NO_SESSION,
   type AttributeRead,
   type ChangeFeed,
   type ChangeKind,
   type ChangeListener,
+  type Created,
+  type Forward,
+  type Found,
+  type IndexedSession,
+  type RetireResult,
+  type Retirement,
+  type RevokeReason,
+  type SessionLimit,
   type SessionStore,
   type UpdateResult,
   type UpdateTimes,
@@ -27,8 +38,8 @@ class LocalChangeFeed implements ChangeFeed {
     return () => void this.listeners.delete(listener);
   }
 
-  announce(digest: string, kind: ChangeKind, version: number): void {
-    for (const listener of this.listeners) listener.change({ digest, kind, version });
+  announce(digest: string, kind: ChangeKind, version: number, reason: RevokeReason | null = null): void {
+    for (const listener of this.listeners) listener.change({ digest, kind, version, reason });
   }
 
   close(): void {
@@ -39,8 +50,12 @@ class LocalChangeFeed implements ChangeFeed {
 }
 
 interface Entry {
-  state: SessionState;
-  lastAccessedAtMs: number;
+  session: StoredSession;
+  expiresAtMs: number;
+}
+
+interface ForwardEntry {
+  forward: Forward;
   expiresAtMs: number;
 }
 
@@ -55,9 +70,12 @@ export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory';
   readonly changes = new LocalChangeFeed();
   // Keyed by digest, like Redis, so a heap dump holds no usable ID either.
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, Entry | ForwardEntry>();
+  /** Principal → the digests of its sessions. */
+  private readonly index = new Map<string, Set<string>>();
   private readonly clock: () => number;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly key = randomBytes(32);
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.clock = options.now ?? Date.now;
@@ -69,74 +87,119 @@ export class MemorySessionStore implements SessionStore {
     return this.clock();
   }
 
-  async create(digest: string, session: NewSession, times: WriteTimes): Promise<StoredSession | null> {
-    if (this.live(digest, this.clock())) return null;
-    const entry: Entry = {
-      state: {
-        principal: session.principal,
-        attributes: new Map(session.attributes),
-        createdAtMs: times.nowMs,
-        maxInactiveSeconds: session.maxInactiveSeconds,
-        version: 1,
-      },
-      lastAccessedAtMs: times.nowMs,
-      expiresAtMs: times.expiresAtMs,
-    };
-    this.entries.set(digest, entry);
-    this.changes.announce(digest, 'ISSUED', 1);
-    return stored(entry);
+  async create(digest: string, session: StoredSession, expiresAtMs: number, limit: SessionLimit | null): Promise<Created | null> {
+    if (this.present(digest, this.clock()) !== undefined) return null;
+    const evicted: string[] = [];
+    const principal = session.principal;
+    if (principal !== null && limit !== null) {
+      const mine = this.sessionsOf(principal);
+      const excess = mine.length + 1 - limit.maxSessions;
+      if (excess > 0 && limit.policy === 'refuse') {
+        throw new GatewayError('SESSION_LIMIT_REACHED', `the principal already holds ${mine.length} sessions, the most allowed (MAX_SESSIONS_PER_PRINCIPAL); revoke one first; nothing was written`);
+      }
+      const oldest = mine.sort((a, b) => a.session.lastAccessedAtMs - b.session.lastAccessedAtMs).slice(0, Math.max(0, excess));
+      for (const victim of oldest) {
+        this.remove(victim.digest, victim.session);
+        this.changes.announce(victim.digest, 'REVOKED', victim.session.version + 1, 'EVICTED');
+        evicted.push(victim.digest);
+      }
+    }
+    const stored = copy(session);
+    this.entries.set(digest, { session: stored, expiresAtMs: capped(expiresAtMs, stored) });
+    if (principal !== null) this.indexed(principal).add(digest);
+    this.changes.announce(digest, 'ISSUED', stored.version);
+    return { session: copy(stored), evicted };
   }
 
-  async getMany(digests: readonly string[]): Promise<Array<StoredSession | null>> {
+  async getMany(digests: readonly string[]): Promise<Found[]> {
     const nowMs = this.clock();
     return digests.map((digest) => {
-      const entry = this.live(digest, nowMs);
-      return entry === undefined ? null : stored(entry);
+      const entry = this.present(digest, nowMs);
+      if (entry === undefined) return null;
+      return 'forward' in entry ? entry.forward : copy(entry.session);
     });
   }
 
   async readAttribute(digest: string, name: string): Promise<AttributeRead> {
-    const entry = this.live(digest, this.clock());
+    const entry = this.present(digest, this.clock());
     if (entry === undefined) return NO_SESSION;
-    const json = entry.state.attributes.get(name);
+    if ('forward' in entry) return { found: false, forward: entry.forward };
+    const json = entry.session.attributes.get(name);
     return {
       found: true,
       json: json === undefined ? null : Buffer.from(json),
-      lastAccessedAtMs: entry.lastAccessedAtMs,
-      maxInactiveSeconds: entry.state.maxInactiveSeconds,
+      lastAccessedAtMs: entry.session.lastAccessedAtMs,
+      maxInactiveSeconds: entry.session.maxInactiveSeconds,
+      absoluteExpiresAtMs: entry.session.absoluteExpiresAtMs,
     };
   }
 
   async touch(digest: string, seenLastAccessedAtMs: number, times: WriteTimes): Promise<boolean> {
     const entry = this.live(digest, this.clock());
-    if (entry === undefined || entry.lastAccessedAtMs !== seenLastAccessedAtMs) return false;
-    entry.lastAccessedAtMs = times.nowMs;
-    entry.expiresAtMs = times.expiresAtMs;
+    if (entry === undefined || entry.session.lastAccessedAtMs !== seenLastAccessedAtMs) return false;
+    entry.session = { ...entry.session, lastAccessedAtMs: times.nowMs };
+    entry.expiresAtMs = capped(times.expiresAtMs, entry.session);
     return true;
   }
 
   async update(digest: string, patch: SessionPatch, times: UpdateTimes): Promise<UpdateResult> {
     const entry = this.live(digest, this.clock());
     if (entry === undefined) throw sessionNotFound();
-    if (patch.expectedVersion !== undefined && patch.expectedVersion !== entry.state.version) {
-      throw patchError({ ok: false, code: 'VERSION_CONFLICT', detail: entry.state.version }, this.options.maxAttributeBytes);
+    const current = entry.session;
+    if (patch.expectedVersion !== undefined && patch.expectedVersion !== current.version) {
+      throw patchError({ ok: false, code: 'VERSION_CONFLICT', detail: current.version }, this.options.maxAttributeBytes);
     }
-    const maxInactiveSeconds = patch.maxInactiveSeconds ?? entry.state.maxInactiveSeconds;
+    if (patch.principal !== undefined && patch.principal !== current.principal) throw principalChangeRefused();
+    const maxInactiveSeconds = patch.maxInactiveSeconds ?? current.maxInactiveSeconds;
     if (maxInactiveSeconds !== times.maxInactiveSeconds) return { written: false, maxInactiveSeconds };
-    const outcome = applyPatch(entry.state, patch, this.options.maxAttributeBytes);
+    const outcome = applyPatch(current, patch, this.options.maxAttributeBytes);
     if (!outcome.ok) throw patchError(outcome, this.options.maxAttributeBytes);
-    const next: Entry = { state: outcome.state, lastAccessedAtMs: times.nowMs, expiresAtMs: times.expiresAtMs };
-    this.entries.set(digest, next);
-    this.changes.announce(digest, 'UPDATED', next.state.version);
-    return { written: true, session: stored(next) };
+    const session: StoredSession = { ...outcome.state, lastAccessedAtMs: times.nowMs };
+    this.entries.set(digest, { session, expiresAtMs: capped(times.expiresAtMs, session) });
+    this.changes.announce(digest, 'UPDATED', session.version);
+    return { written: true, session: copy(session) };
   }
 
-  async destroy(digest: string): Promise<boolean> {
-    const entry = this.live(digest, this.clock());
+  async destroy(digest: string, reason: RevokeReason, owner?: string): Promise<boolean> {
+    const entry = this.present(digest, this.clock());
     if (entry === undefined) return false;
-    this.entries.delete(digest);
-    this.changes.announce(digest, 'REVOKED', entry.state.version + 1);
+    if ('forward' in entry) {
+      this.entries.delete(digest);
+      return false;
+    }
+    if (owner !== undefined && entry.session.principal !== owner) return false;
+    this.remove(digest, entry.session);
+    this.changes.announce(digest, 'REVOKED', entry.session.version + 1, reason);
     return true;
+  }
+
+  async retire(digest: string, retirement: Retirement): Promise<RetireResult> {
+    const entry = this.live(digest, this.clock());
+    if (entry === undefined) return 'GONE';
+    if (entry.session.version !== retirement.expectedVersion) return 'CONFLICT';
+    this.remove(digest, entry.session);
+    if (retirement.graceMs > 0) this.entries.set(digest, { forward: retirement.forward, expiresAtMs: this.clock() + retirement.graceMs });
+    this.changes.announce(digest, 'REVOKED', entry.session.version + 1, 'ROTATED');
+    return 'RETIRED';
+  }
+
+  async principalSessions(_tag: string, principal: string): Promise<IndexedSession[]> {
+    return this.sessionsOf(principal).map(({ digest, session }) => ({ digest, session: copy(session) }));
+  }
+
+  async revokePrincipal(_tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<number> {
+    let count = 0;
+    for (const { digest, session } of this.sessionsOf(principal)) {
+      if (digest === except) continue;
+      this.remove(digest, session);
+      this.changes.announce(digest, 'REVOKED', session.version + 1, reason);
+      count++;
+    }
+    return count;
+  }
+
+  async tagKey(): Promise<Buffer> {
+    return this.key;
   }
 
   async ping(): Promise<void> {}
@@ -144,39 +207,85 @@ export class MemorySessionStore implements SessionStore {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.entries.clear();
+    this.index.clear();
     this.changes.close();
   }
 
-  /** Number of live sessions; for tests and diagnostics. */
+  /** Number of live sessions (forwards not counted); for tests and diagnostics. */
   size(): number {
     this.sweep();
-    return this.entries.size;
+    let count = 0;
+    for (const entry of this.entries.values()) if ('session' in entry) count++;
+    return count;
   }
 
-  private live(digest: string, nowMs: number): Entry | undefined {
+  /** The digests indexed under `principal`, as they stand (tests: the index holds what lives). */
+  indexedDigests(principal: string): string[] {
+    return [...(this.index.get(principal) ?? [])];
+  }
+
+  /** The deadline a session holds; null when there is none (tests). */
+  deadlineOf(digest: string): number | null {
+    const entry = this.entries.get(digest);
+    return entry === undefined ? null : entry.expiresAtMs;
+  }
+
+  private sessionsOf(principal: string): IndexedSession[] {
+    const nowMs = this.clock();
+    const found: IndexedSession[] = [];
+    for (const digest of [...(this.index.get(principal) ?? [])]) {
+      const entry = this.live(digest, nowMs);
+      if (entry !== undefined) found.push({ digest, session: entry.session });
+    }
+    return found;
+  }
+
+  private indexed(principal: string): Set<string> {
+    let digests = this.index.get(principal);
+    if (digests === undefined) {
+      digests = new Set();
+      this.index.set(principal, digests);
+    }
+    return digests;
+  }
+
+  private remove(digest: string, session: StoredSession): void {
+    this.entries.delete(digest);
+    if (session.principal === null) return;
+    const digests = this.index.get(session.principal);
+    digests?.delete(digest);
+    if (digests?.size === 0) this.index.delete(session.principal);
+  }
+
+  /** A session or a forward, if not expired (an expired one is dropped). */
+  private present(digest: string, nowMs: number): Entry | ForwardEntry | undefined {
     const entry = this.entries.get(digest);
     if (entry === undefined) return undefined;
     if (entry.expiresAtMs <= nowMs) {
-      this.entries.delete(digest);
+      if ('session' in entry) this.remove(digest, entry.session);
+      else this.entries.delete(digest);
       return undefined;
     }
     return entry;
   }
 
+  private live(digest: string, nowMs: number): Entry | undefined {
+    const entry = this.present(digest, nowMs);
+    return entry === undefined || 'forward' in entry ? undefined : entry;
+  }
+
   private sweep(): void {
     const nowMs = this.clock();
-    for (const [digest, entry] of this.entries) if (entry.expiresAtMs <= nowMs) this.entries.delete(digest);
+    for (const digest of [...this.entries.keys()]) this.present(digest, nowMs);
   }
 }
 
-function stored(entry: Entry): StoredSession {
-  return {
-    principal: entry.state.principal,
-    // A copy: callers must not be able to change the stored map through what they were given.
-    attributes: new Map(entry.state.attributes),
-    createdAtMs: entry.state.createdAtMs,
-    lastAccessedAtMs: entry.lastAccessedAtMs,
-    maxInactiveSeconds: entry.state.maxInactiveSeconds,
-    version: entry.state.version,
-  };
+/** The deadline asked for, never past the session's absolute deadline. */
+function capped(expiresAtMs: number, session: StoredSession): number {
+  return session.absoluteExpiresAtMs > 0 && session.absoluteExpiresAtMs < expiresAtMs ? session.absoluteExpiresAtMs : expiresAtMs;
+}
+
+function copy(session: StoredSession): StoredSession {
+  // A copy: callers must not be able to change the stored map through what they were given.
+  return { ...session, attributes: new Map(session.attributes) };
 }

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, default as Redis } from 'ioredis';
 import { GatewayError } from '../errors';
-import type { ChangeFeed, ChangeKind, ChangeListener, SessionChange } from './store';
+import { REVOKE_REASONS, type ChangeFeed, type ChangeKind, type ChangeListener, type RevokeReason, type SessionChange } from './store';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['ISSUED', 'UPDATED', 'REVOKED']);
 const HEARTBEAT = 'HEARTBEAT|';
@@ -153,7 +153,7 @@ function unavailable(reason: string): GatewayError {
   return new GatewayError('STORE_UNAVAILABLE', `the session change feed is unavailable: ${reason}`);
 }
 
-/** `<kind>|<version>|<digest>`, as the scripts announce it; null for anything else. */
+/** `<kind>|<version>|<digest>[|<reason>]`, as the scripts announce it; null for anything else. */
 export function parseChange(message: string): SessionChange | null {
   const first = message.indexOf('|');
   const second = message.indexOf('|', first + 1);
@@ -161,5 +161,9 @@ export function parseChange(message: string): SessionChange | null {
   const kind = message.slice(0, first);
   const version = Number(message.slice(first + 1, second));
   if (!KINDS.has(kind) || !Number.isSafeInteger(version)) return null;
-  return { kind: kind as ChangeKind, version, digest: message.slice(second + 1) };
+  const third = message.indexOf('|', second + 1);
+  if (third < 0) return { kind: kind as ChangeKind, version, digest: message.slice(second + 1), reason: null };
+  const reason = message.slice(third + 1);
+  if (!REVOKE_REASONS.has(reason)) return null;
+  return { kind: kind as ChangeKind, version, digest: message.slice(second + 1, third), reason: reason as RevokeReason };
 }

@@ -7,11 +7,12 @@
  * by the offset Redis's TIME showed (read on every connect and every few minutes), so a gateway
  * host whose clock is off cannot let sessions in use expire, and instances agree on times.
  *
- * Keys are `<namespace>:{<digest>}`, the digest being the SHA-256 of the ID the service made: the
- * ID itself never reaches the store, so a dump,
- * MONITOR output or the slow log holds nothing a client could present. The braces are a Redis
- * Cluster hash tag: any key added for a session later (`<namespace>:{digest}:…`) lands in the
- * same slot, so moving to Cluster needs no change of layout.
+ * Keys are `<namespace>:{<tag>}:<digest>` for a session and `<namespace>:{<tag>}:index` for the
+ * index of the principals whose sessions carry that tag (see `redis-scripts.ts`). The digest is
+ * the ID's tag and SHA-256, made by the service: the ID itself never reaches the store, so a
+ * dump, MONITOR output or the slow log holds nothing a client could present. The braces are a
+ * Redis Cluster hash tag: a principal's sessions and their index share one slot, so every
+ * compound operation is one script on a Cluster too.
  *
  * Failure: the connection never queues commands while Redis is unreachable (`connect.ts`), so a
  * client hears STORE_UNAVAILABLE at once instead of waiting on a dead socket (what each failure
@@ -22,17 +23,27 @@
  * frozen Redis resumes). The client keeps reconnecting in the background and the store serves
  * again as soon as Redis is back.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, ChainableCommander, default as Redis } from 'ioredis';
-import { patchError, sessionNotFound, type NewSession, type SessionPatch, type StoredSession } from '../session/model';
-import { decodeSession, encodeAttributes, readAttribute } from './redis-codec';
+import { GatewayError } from '../errors';
+import { digestTag } from '../session/ids';
+import { patchError, principalChangeRefused, sessionNotFound, type SessionPatch, type StoredSession } from '../session/model';
+import { decodeForward, decodeSession, encodeForward, encodeSession, readAttribute } from './redis-codec';
 import { RedisChangeFeed } from './redis-changes';
 import { classifyRedisError, storeUnavailable } from './redis-errors';
-import { changeChannel, CREATE_SESSION, DESTROY_SESSION, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
+import { changeChannel, CREATE_SESSION, DESTROY_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
 import {
   NO_SESSION,
   type AttributeRead,
   type CommandObserver,
+  type Created,
+  type Found,
+  type IndexedSession,
+  type RetireResult,
+  type Retirement,
+  type RevokeReason,
+  type SessionLimit,
   type SessionStore,
   type StoreOperation,
   type UpdateResult,
@@ -63,20 +74,21 @@ type Arg = string | number;
 
 /** The client with the commands `defineCommand` adds. */
 interface ScriptedRedis extends Redis {
-  createSession(key: string, ...args: Arg[]): Promise<number | null>;
-  touchSession(key: string, ...args: Arg[]): Promise<number | null>;
-  updateSessionBuffer(key: string, ...args: Arg[]): Promise<Array<Buffer | number>>;
-  destroySession(key: string): Promise<number>;
+  createSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string[]>;
+  touchSession(key: string, index: string, ...args: Arg[]): Promise<number | null>;
+  updateSessionBuffer(key: string, index: string, ...args: Arg[]): Promise<Array<Buffer | number>>;
+  destroySession(key: string, index: string, ...args: Arg[]): Promise<number>;
+  retireSession(key: string, index: string, ...args: Arg[]): Promise<string>;
+  revokePrincipal(keyCount: number, ...keysAndArgs: Arg[]): Promise<number>;
 }
 
 /** A pipeline with the same commands. */
-interface ScriptedPipeline extends ChainableCommander {
-  createSession(key: string, ...args: Arg[]): ScriptedPipeline;
-  updateSessionBuffer(key: string, ...args: Arg[]): ScriptedPipeline;
-  destroySession(key: string): ScriptedPipeline;
-}
+type ScriptedPipeline = ChainableCommander & { [script in WriteScript]: (...keysAndArgs: Arg[]) => ScriptedPipeline };
 
-type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySession';
+type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySession' | 'retireSession' | 'revokePrincipal';
+
+/** Attempts `create` makes at declaring a principal's sessions for an eviction, as they change under it. */
+const DECLARE_ATTEMPTS = 20;
 
 /** How often the clock offset is read again while connected (drift between hosts is slow). */
 const CLOCK_SYNC_MS = 10 * 60_000;
@@ -128,34 +140,49 @@ export class RedisSessionStore implements SessionStore {
 
   /** The Redis key a session is stored under, by its digest. */
   keyOf(digest: string): string {
-    return `${this.prefix}{${digest}}`;
+    return `${this.prefix}{${digestTag(digest)}}:${digest}`;
+  }
+
+  /** The key of the index of the principals whose sessions carry `tag`. */
+  indexOf(tag: string): string {
+    return `${this.prefix}{${tag}}:index`;
   }
 
   now(): number {
     return Date.now() + this.clockOffsetMs;
   }
 
-  async create(digest: string, session: NewSession, times: WriteTimes): Promise<StoredSession | null> {
-    const reply = await this.write<number | null>('create', 'createSession', this.keyOf(digest), [
-      times.nowMs,
-      times.expiresAtMs,
-      session.maxInactiveSeconds,
-      session.principal ?? '',
-      encodeAttributes(session.attributes),
-    ], (created) => created !== null);
-    if (reply === null) return null;
-    return { ...session, attributes: new Map(session.attributes), createdAtMs: times.nowMs, lastAccessedAtMs: times.nowMs, version: 1 };
+  async create(digest: string, session: StoredSession, expiresAtMs: number, limit: SessionLimit | null): Promise<Created | null> {
+    const key = this.keyOf(digest);
+    const index = this.indexOf(digestTag(digest));
+    const args: Arg[] = [digest, encodeSession(session), expiresAtMs, session.principal ?? '', session.lastAccessedAtMs, limit?.maxSessions ?? 0, limit?.policy ?? 'evict', session.version];
+    let declared: string[] = [];
+    for (let attempt = 0; attempt < DECLARE_ATTEMPTS; attempt++) {
+      const keys = [key, index, ...declared];
+      const reply = await this.write<string[]>('create', 'createSession', [keys.length, ...keys, ...args], (answer) => String(answer[0]) === 'OK');
+      const status = String(reply[0]);
+      if (status === 'TAKEN') return null;
+      if (status === 'LIMIT') {
+        throw new GatewayError('SESSION_LIMIT_REACHED', `the principal already holds ${String(reply[1])} sessions, the most allowed (MAX_SESSIONS_PER_PRINCIPAL); revoke one first; nothing was written`);
+      }
+      if (status === 'OK') return { session, evicted: reply.slice(1).map(String) };
+      // DECLARE: an eviction is due; the script names the principal's sessions to declare. Many
+      // issues racing for one principal evict each other's candidates: a random pause spreads them.
+      declared = reply.slice(1).map((other) => this.keyOf(String(other)));
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+    throw storeUnavailable('create', 'NOT_APPLIED', 'could not settle which session to evict: the principal\'s sessions kept changing');
   }
 
-  getMany(digests: readonly string[]): Promise<Array<StoredSession | null>> {
+  getMany(digests: readonly string[]): Promise<Found[]> {
     if (digests.length === 0) return Promise.resolve([]);
     if (digests.length === 1) {
       const key = this.keyOf(digests[0] as string);
-      return this.call('getMany', () => this.redis.getBuffer(key)).then((value) => [value === null ? null : decodeSession(value)]);
+      return this.call('getMany', () => this.redis.getBuffer(key)).then((value) => [decodeFound(value)]);
     }
     const keys = digests.map((digest) => this.keyOf(digest));
     const read = this.cluster ? () => this.mgetBySlot(keys) : () => this.redis.mgetBuffer(keys);
-    return this.call('getMany', read).then((values) => values.map((value) => (value === null ? null : decodeSession(value))));
+    return this.call('getMany', read).then((values) => values.map(decodeFound));
   }
 
   /**
@@ -207,10 +234,12 @@ export class RedisSessionStore implements SessionStore {
 
   readAttribute(digest: string, name: string): Promise<AttributeRead> {
     const key = this.keyOf(digest);
-    return this.call('readAttribute', () => this.redis.getBuffer(key)).then((value) => {
+    return this.call('readAttribute', () => this.redis.getBuffer(key)).then((value): AttributeRead => {
       if (value === null) return NO_SESSION;
+      const forward = decodeForward(value);
+      if (forward !== null) return { found: false, forward };
       const view = readAttribute(value, this.nameBytes(name));
-      return { found: true, json: view.json, lastAccessedAtMs: view.lastAccessedAtMs, maxInactiveSeconds: view.maxInactiveSeconds };
+      return { found: true, json: view.json, lastAccessedAtMs: view.lastAccessedAtMs, maxInactiveSeconds: view.maxInactiveSeconds, absoluteExpiresAtMs: view.absoluteExpiresAtMs };
     });
   }
 
@@ -226,7 +255,8 @@ export class RedisSessionStore implements SessionStore {
 
   touch(digest: string, seenLastAccessedAtMs: number, times: WriteTimes): Promise<boolean> {
     const key = this.keyOf(digest);
-    return this.call('touch', () => this.redis.touchSession(key, seenLastAccessedAtMs, times.nowMs, times.expiresAtMs)).then((reply) => reply !== null);
+    const index = this.indexOf(digestTag(digest));
+    return this.call('touch', () => this.redis.touchSession(key, index, digest, stamp(seenLastAccessedAtMs), stamp(times.nowMs), times.expiresAtMs)).then((reply) => reply !== null);
   }
 
   async update(digest: string, patch: SessionPatch, times: UpdateTimes): Promise<UpdateResult> {
@@ -236,16 +266,18 @@ export class RedisSessionStore implements SessionStore {
       patch.principal === undefined ? '' : patch.principal === null ? '-' : '=',
       patch.principal ?? '',
       this.options.maxAttributeBytes,
-      times.nowMs,
+      stamp(times.nowMs),
       times.expiresAtMs,
       times.maxInactiveSeconds,
       patch.unset.length,
       ...patch.unset,
     ];
     for (const [name, json] of patch.set) args.push(name, json);
-    const reply = await this.write<Array<Buffer | number>>('update', 'updateSessionBuffer', this.keyOf(digest), args, (answer) => String(answer[0]) === 'OK');
+    args.push(digest);
+    const reply = await this.write<Array<Buffer | number>>('update', 'updateSessionBuffer', [this.keyOf(digest), this.indexOf(digestTag(digest)), ...args], (answer) => String(answer[0]) === 'OK');
     const status = String(reply[0]);
     if (status === 'NOT_FOUND') throw sessionNotFound();
+    if (status === 'PRINCIPAL') throw principalChangeRefused();
     if (status === 'IDLE') return { written: false, maxInactiveSeconds: Number(String(reply[1])) };
     if (status === 'VERSION_CONFLICT' || status === 'PAYLOAD_TOO_LARGE') {
       throw patchError({ ok: false, code: status, detail: Number(reply[1]) }, this.options.maxAttributeBytes);
@@ -253,8 +285,55 @@ export class RedisSessionStore implements SessionStore {
     return { written: true, session: decodeSession(reply[1] as Buffer) };
   }
 
-  async destroy(digest: string): Promise<boolean> {
-    return (await this.write<number>('destroy', 'destroySession', this.keyOf(digest), [], (removed) => removed > 0)) > 0;
+  async destroy(digest: string, reason: RevokeReason, owner?: string): Promise<boolean> {
+    const keys = [this.keyOf(digest), this.indexOf(digestTag(digest))];
+    return (await this.write<number>('destroy', 'destroySession', [...keys, digest, reason, owner ?? ''], (removed) => removed > 0)) > 0;
+  }
+
+  async retire(digest: string, retirement: Retirement): Promise<RetireResult> {
+    const keys = [this.keyOf(digest), this.indexOf(digestTag(digest))];
+    const args = [digest, retirement.expectedVersion, retirement.graceMs, encodeForward(retirement.forward)];
+    return (await this.write<string>('retire', 'retireSession', [...keys, ...args], (answer) => answer === 'RETIRED')) as RetireResult;
+  }
+
+  /**
+   * Two reads of one slot: the index's live members, then the principal's sessions among them
+   * (one MGET). A session gone between the two is left out; so is one of another principal
+   * that shares the tag.
+   */
+  async principalSessions(tag: string, principal: string): Promise<IndexedSession[]> {
+    const index = this.indexOf(tag);
+    const members = await this.call('principalSessions', () => this.redis.zrangebyscore(index, `(${this.now()}`, '+inf'));
+    const digests = ownMembers(members, principal);
+    if (digests.length === 0) return [];
+    const values = await this.call('principalSessions', () => this.redis.mgetBuffer(digests.map((digest) => this.keyOf(digest))));
+    const found: IndexedSession[] = [];
+    values.forEach((value, at) => {
+      const session = decodeFound(value);
+      if (session !== null && !('sealedId' in session) && session.principal === principal) found.push({ digest: digests[at] as string, session });
+    });
+    return found;
+  }
+
+  /**
+   * Reads which sessions the index lists for the principal, then revokes them in one script that
+   * declares them all: every session of the principal indexed when this began (a session is
+   * indexed from the moment it is issued), none issued since.
+   */
+  async revokePrincipal(tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<number> {
+    const index = this.indexOf(tag);
+    const members = await this.call('revokePrincipal', () => this.redis.zrange(index, 0, -1));
+    const keys = ownMembers(members, principal).filter((digest) => digest !== except).map((digest) => this.keyOf(digest));
+    if (keys.length === 0) return 0;
+    return this.write<number>('revokePrincipal', 'revokePrincipal', [keys.length + 1, index, ...keys, principal, except ?? '', reason], (count) => count > 0);
+  }
+
+  /** One key for every gateway on this Redis: the first to ask makes it (SET NX GET). */
+  async tagKey(): Promise<Buffer> {
+    const mine = randomBytes(32).toString('base64url');
+    const key = `${this.prefix}tag-key`;
+    const theirs = await this.call('tagKey', () => this.redis.set(key, mine, 'NX', 'GET'));
+    return Buffer.from(theirs ?? mine, 'base64url');
   }
 
   async ping(): Promise<void> {
@@ -284,16 +363,16 @@ export class RedisSessionStore implements SessionStore {
    * failover, so the caller hears STORE_UNAVAILABLE with outcome UNKNOWN. A write that changed
    * nothing (`wrote` says) answers as it is.
    */
-  private write<T>(operation: StoreOperation, script: WriteScript, key: string, args: Arg[], wrote: (reply: T) => boolean): Promise<T> {
+  private write<T>(operation: StoreOperation, script: WriteScript, keysAndArgs: Arg[], wrote: (reply: T) => boolean): Promise<T> {
     const writer = this.writer;
-    if (writer === null) return this.call(operation, () => (this.redis[script] as (key: string, ...args: Arg[]) => Promise<T>).call(this.redis, key, ...args));
+    if (writer === null) return this.call(operation, () => (this.redis[script] as (...keysAndArgs: Arg[]) => Promise<T>).apply(this.redis, keysAndArgs));
     return this.call(operation, async () => {
       const giveUpAt = Date.now() + this.options.commandTimeoutMs;
       let scripted: [Error | null, unknown] | undefined;
       let waited: [Error | null, unknown] | undefined;
       for (;;) {
         const pipeline = writer.pipeline() as ScriptedPipeline;
-        pipeline[script](key, ...args).wait(this.ackReplicas, this.waitTimeoutMs);
+        pipeline[script](...keysAndArgs).wait(this.ackReplicas, this.waitTimeoutMs);
         [scripted, waited] = (await pipeline.exec()) ?? [];
         if (scripted === undefined || waited === undefined) throw new Error('Connection is closed.');
         // A Cluster pipeline does not follow a redirect by itself when it holds a keyless command
@@ -382,8 +461,26 @@ export class RedisSessionStore implements SessionStore {
 }
 
 function defineScripts(client: RedisConnection): void {
-  client.defineCommand('createSession', { lua: CREATE_SESSION, numberOfKeys: 1 });
-  client.defineCommand('touchSession', { lua: TOUCH_SESSION, numberOfKeys: 1 });
-  client.defineCommand('updateSession', { lua: UPDATE_SESSION, numberOfKeys: 1 });
-  client.defineCommand('destroySession', { lua: DESTROY_SESSION, numberOfKeys: 1 });
+  client.defineCommand('createSession', { lua: CREATE_SESSION });
+  client.defineCommand('touchSession', { lua: TOUCH_SESSION, numberOfKeys: 2 });
+  client.defineCommand('updateSession', { lua: UPDATE_SESSION, numberOfKeys: 2 });
+  client.defineCommand('destroySession', { lua: DESTROY_SESSION, numberOfKeys: 2 });
+  client.defineCommand('retireSession', { lua: RETIRE_SESSION, numberOfKeys: 2 });
+  client.defineCommand('revokePrincipal', { lua: REVOKE_PRINCIPAL });
+}
+
+/** A time as the value format writes it: 13 digits, so a touch can rewrite it in place. */
+function stamp(ms: number): string {
+  return String(ms).padStart(13, '0');
+}
+
+function decodeFound(value: Buffer | null): Found {
+  if (value === null) return null;
+  return decodeForward(value) ?? decodeSession(value);
+}
+
+/** The digests an index lists for `principal` (members are `<principal hash>:<digest>`). */
+function ownMembers(members: readonly string[], principal: string): string[] {
+  const prefix = `${createHash('sha1').update(principal).digest('hex').slice(0, 16)}:`;
+  return members.filter((member) => member.startsWith(prefix)).map((member) => member.slice(prefix.length));
 }

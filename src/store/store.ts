@@ -22,17 +22,56 @@
  *   time, nothing is written and the store answers the idle time to compute it for. It never
  *   brings back a session that has expired or been revoked.
  * - `destroy` answers whether a session was there to remove.
- * - Every change that succeeds (create, update, a destroy that removed something) is announced on
- *   `changes`, in the same atomic step as the write, as the session's digest, the kind of change
- *   and the session's version after it (a revoke counts as one more version). Reads and touches
- *   announce nothing. A failed write announces nothing.
+ * - No deadline a store sets is past the session's absolute deadline (`absoluteExpiresAtMs`),
+ *   whatever it is given: an update's deadline is computed before anyone has read the session.
+ * - A principal's sessions are indexed in the same atomic step as every write that adds,
+ *   slides or removes one (see `principalSessions`); the index never outlives its last session.
+ * - `create` enforces a per-principal limit in the same atomic step as the issue: it evicts the
+ *   least recently used (announced as revoked, reason EVICTED) or throws SESSION_LIMIT_REACHED.
+ * - `retire` ends a session that is being rotated, only at the version the rotation copied, and
+ *   leaves a `Forward` in its place for the grace period; a forward is never a session (reads
+ *   answer it as a `Forward`, touches, updates and destroys find no session).
+ * - `revokePrincipal` removes every session of a principal that was indexed when it began.
+ * - Every change that succeeds (create, update, a destroy that removed something, a retire, each
+ *   session a revoke-all or an eviction removed) is announced on `changes`, in the same atomic
+ *   step as the write, as the session's digest, the kind of change, the session's version after
+ *   it (a revoke counts as one more version) and, for a revoke, why. Reads and touches announce
+ *   nothing. A failed write announces nothing.
  * - When the backing service cannot answer, every operation throws STORE_UNAVAILABLE; nothing is
  *   reported done that was not stored.
  */
-import type { NewSession, SessionPatch, StoredSession } from '../session/model';
+import type { SessionPatch, StoredSession } from '../session/model';
 
 /** The store's operations, as named in metrics. */
-export type StoreOperation = 'create' | 'getMany' | 'readAttribute' | 'touch' | 'update' | 'destroy' | 'ping';
+export type StoreOperation =
+  | 'create'
+  | 'getMany'
+  | 'readAttribute'
+  | 'touch'
+  | 'update'
+  | 'destroy'
+  | 'retire'
+  | 'principalSessions'
+  | 'revokePrincipal'
+  | 'tagKey'
+  | 'ping';
+
+/**
+ * What a read finds where a session was rotated away with a grace period: the new session's
+ * digest, and its ID sealed with the old one (`session/ids.ts`: only a holder of the old ID
+ * can open it).
+ */
+export interface Forward {
+  readonly to: string;
+  readonly sealedId: string;
+}
+
+/** What `getMany` answers per digest. */
+export type Found = StoredSession | Forward | null;
+
+export function isForward(found: Found): found is Forward {
+  return found !== null && 'sealedId' in found;
+}
 
 /**
  * Told about every backing-service command when it settles: which operation, how long it took
@@ -45,19 +84,44 @@ export type CommandObserver = (operation: StoreOperation, seconds: number, ok: b
  * and what the service needs to decide whether the read is due to slide the expiry.
  */
 export type AttributeRead =
-  | { readonly found: false }
-  | { readonly found: true; readonly json: Buffer | null; readonly lastAccessedAtMs: number; readonly maxInactiveSeconds: number };
+  | { readonly found: false; readonly forward?: Forward }
+  | {
+      readonly found: true;
+      readonly json: Buffer | null;
+      readonly lastAccessedAtMs: number;
+      readonly maxInactiveSeconds: number;
+      readonly absoluteExpiresAtMs: number;
+    };
 
 export const NO_SESSION: AttributeRead = Object.freeze({ found: false });
 
 /** How a session changed. A revoke is also a version, one past the last. */
 export type ChangeKind = 'ISSUED' | 'UPDATED' | 'REVOKED';
 
+/** Why a session was revoked. */
+export type RevokeReason =
+  /** The session revoked itself (a frontend's logout). */
+  | 'LOGOUT'
+  /** A service revoked it by its ID. */
+  | 'REVOKED_BY_SERVICE'
+  /** Its principal revoked it from another of their sessions. */
+  | 'REVOKED_BY_USER'
+  /** It was given a new ID; the new session is announced as ISSUED. */
+  | 'ROTATED'
+  /** The per-principal limit made room for a newer session. */
+  | 'EVICTED'
+  /** Every session of its principal was revoked (by a service, or "all my other sessions"). */
+  | 'PRINCIPAL_REVOKED';
+
+export const REVOKE_REASONS: ReadonlySet<string> = new Set<RevokeReason>(['LOGOUT', 'REVOKED_BY_SERVICE', 'REVOKED_BY_USER', 'ROTATED', 'EVICTED', 'PRINCIPAL_REVOKED']);
+
 /** One announced change: never the ID, only its digest (the name the store keys it by). */
 export interface SessionChange {
   readonly digest: string;
   readonly kind: ChangeKind;
   readonly version: number;
+  /** Why, for REVOKED; null for the other kinds. */
+  readonly reason: RevokeReason | null;
 }
 
 /** What a change-feed listener is told. */
@@ -95,18 +159,60 @@ export type UpdateResult =
   | { readonly written: true; readonly session: StoredSession }
   | { readonly written: false; readonly maxInactiveSeconds: number };
 
+/** How many live sessions a principal may hold, and what happens to one more. */
+export interface SessionLimit {
+  readonly maxSessions: number;
+  readonly policy: 'evict' | 'refuse';
+}
+
+/** A session created, and the digests of the sessions its principal's limit evicted for it. */
+export interface Created {
+  readonly session: StoredSession;
+  readonly evicted: readonly string[];
+}
+
+/** A rotation's end of the old session: forward for `graceMs` (0: removed at once). */
+export interface Retirement {
+  readonly expectedVersion: number;
+  readonly forward: Forward;
+  readonly graceMs: number;
+}
+
+/** `retire`'s answer: done; the session moved on from the version copied; or it is gone. */
+export type RetireResult = 'RETIRED' | 'CONFLICT' | 'GONE';
+
+/** One of a principal's sessions, by its digest (its public handle). */
+export interface IndexedSession {
+  readonly digest: string;
+  readonly session: StoredSession;
+}
+
 export interface SessionStore {
   /** `'redis'` or `'memory'`: shown in logs and health output. */
   readonly kind: string;
   /** The store's clock, in epoch milliseconds (Redis: ours, corrected by what Redis's TIME shows). */
   now(): number;
-  create(digest: string, session: NewSession, times: WriteTimes): Promise<StoredSession | null>;
-  getMany(digests: readonly string[]): Promise<Array<StoredSession | null>>;
+  /**
+   * Stores `session` under `digest` unless the digest is taken (null), with its deadline
+   * `expiresAtMs`, and indexes it under its principal (the digest's tag is its principal's),
+   * enforcing `limit` there. `session.lastAccessedAtMs` is the time of the write.
+   */
+  create(digest: string, session: StoredSession, expiresAtMs: number, limit: SessionLimit | null): Promise<Created | null>;
+  getMany(digests: readonly string[]): Promise<Found[]>;
   readAttribute(digest: string, name: string): Promise<AttributeRead>;
   /** Slides the expiry if the session was last used at `seenLastAccessedAtMs`; answers whether it wrote. */
   touch(digest: string, seenLastAccessedAtMs: number, times: WriteTimes): Promise<boolean>;
   update(digest: string, patch: SessionPatch, times: UpdateTimes): Promise<UpdateResult>;
-  destroy(digest: string): Promise<boolean>;
+  /** Removes a session (only if its principal is `owner`, when given); answers whether one was removed. */
+  destroy(digest: string, reason: RevokeReason, owner?: string): Promise<boolean>;
+  /** Ends a session being rotated (see the contract above). */
+  retire(digest: string, retirement: Retirement): Promise<RetireResult>;
+  /** The live sessions of `principal`, whose sessions carry `tag`. */
+  principalSessions(tag: string, principal: string): Promise<IndexedSession[]>;
+  /** Revokes every session of `principal` indexed when it began, but `except`; answers how many. */
+  revokePrincipal(tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<number>;
+  /** The key principal tags are made with, the same for every gateway on this store. */
+  tagKey(): Promise<Buffer>;
   /** Every change to every session, as it is written. */
   readonly changes: ChangeFeed;
   /** Resolves when the store can serve (Redis: connected), rejects with STORE_UNAVAILABLE. */

@@ -55,7 +55,7 @@ import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { SessionClient } from '../../src/client';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
-import { idleDeadlineMs } from '../../src/session/model';
+import { seedSession } from '../support/sessions';
 import { redisConnection, singleNode } from '../../src/store/connect';
 import { RedisSessionStore } from '../../src/store/redis';
 
@@ -401,7 +401,7 @@ async function main(): Promise<void> {
         ids.slice(start, start + 500).map(async (id, offset) => {
           const i = start + offset;
           const json = JSON.stringify(users[i]);
-          await store.create(sessionDigest(id), { principal: String(users[i]?.id), attributes: [['user', json]], maxInactiveSeconds: 3600 }, seedTimes(store));
+          await seedSession(store, sessionDigest(id), { principal: String(users[i]?.id), attributes: [['user', json]], maxInactiveSeconds: 3600 });
           await redis.set(`floor:${id}`, json);
           await peerSet(id, { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000), httpOnly: true, path: '/' }, user: users[i] });
         }),
@@ -916,7 +916,7 @@ async function extraMeasurements(
     for (let start = 0; start < MEMORY_SESSIONS; start += 1000) {
       await Promise.all(
         memoryIds.slice(start, start + 1000).map((id, offset) =>
-          store.create(sessionDigest(id), { principal: String(100000 + start + offset), attributes: [['user', JSON.stringify(user(start + offset))]], maxInactiveSeconds: 3600 }, seedTimes(store)),
+          seedSession(store, sessionDigest(id), { principal: String(100000 + start + offset), attributes: [['user', JSON.stringify(user(start + offset))]], maxInactiveSeconds: 3600 }),
         ),
       );
     }
@@ -1121,8 +1121,3 @@ function seedingStore(url: string): RedisSessionStore {
   return new RedisSessionStore(redisConnection(singleNode(url), 5000), { namespace: 'session', maxAttributeBytes: 65536, commandTimeoutMs: 5000 });
 }
 
-/** A seeded session's times, as the session service gives an issued one (idle time 3600 s). */
-function seedTimes(store: RedisSessionStore): { nowMs: number; expiresAtMs: number } {
-  const nowMs = store.now();
-  return { nowMs, expiresAtMs: idleDeadlineMs(nowMs, 3600) };
-}

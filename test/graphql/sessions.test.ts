@@ -59,8 +59,8 @@ describe('a session, from issue to revoke', () => {
 
   test('updateSession defaults to the session in the header', async () => {
     const id = await issue();
-    const updated = await fx.gateway.gql(UPDATE, { patch: { set: { lang: 'ko' }, unset: ['user'], principal: null } }, { ...SERVICE, 'X-Session-ID': id });
-    expect(updated.body.data?.updateSession).toMatchObject({ id, principal: null, attributes: { lang: 'ko' }, version: 2 });
+    const updated = await fx.gateway.gql(UPDATE, { patch: { set: { lang: 'ko' }, unset: ['user'] } }, { ...SERVICE, 'X-Session-ID': id });
+    expect(updated.body.data?.updateSession).toMatchObject({ id, principal: 'user-1', attributes: { lang: 'ko' }, version: 2 });
   });
 
   test('a service revokes any session by id', async () => {

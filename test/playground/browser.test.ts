@@ -120,7 +120,7 @@ test('GraphiQL, served by the gateway alone, issues a session and reads it back'
 
   // The session the browser saw is the one the gateway keeps.
   const [stored] = await gateway.store.getMany([sessionDigest(id as string)]);
-  expect(stored?.principal).toBe('42');
+  expect(stored !== null && stored !== undefined && 'principal' in stored ? stored.principal : undefined).toBe('42');
 
   mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });

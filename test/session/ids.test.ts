@@ -3,7 +3,18 @@
  * is stored under.
  */
 import { createHash } from 'node:crypto';
-import { ID_BYTES, ID_LENGTH, generateSessionId, isWellFormedSessionId, sessionDigest } from '../../src/session/ids';
+import {
+  ID_BYTES,
+  ID_LENGTH,
+  generateSessionId,
+  isWellFormedDigest,
+  isWellFormedSessionId,
+  openForward,
+  principalTag,
+  sealForward,
+  sessionDigest,
+  tagText,
+} from '../../src/session/ids';
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 /** 32 zero bytes, canonically encoded. */
@@ -96,18 +107,22 @@ describe('isWellFormedSessionId', () => {
 });
 
 describe('sessionDigest', () => {
-  test('the digest is SHA-256 of the ID, written as base64url', () => {
+  test('the digest is the ID\'s tag (its first 4 characters), then its SHA-256 written as base64url', () => {
     const id = generateSessionId();
-    expect(sessionDigest(id)).toBe(createHash('sha256').update(id, 'utf8').digest('base64url'));
+    expect(sessionDigest(id)).toBe(id.slice(0, 4) + createHash('sha256').update(id, 'utf8').digest('base64url'));
     // A published SHA-256 test vector ("abc"), so the encoding is pinned too (not hex, not padded).
-    expect(sessionDigest('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
-    expect(sessionDigest(ZEROS)).toBe(createHash('sha256').update(ZEROS).digest('base64url'));
+    expect(sessionDigest('abcd').slice(4)).toBe(createHash('sha256').update('abcd').digest('base64url'));
+    expect(sessionDigest('abc')).toBe('abcungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
+    expect(sessionDigest(ZEROS)).toBe('AAAA' + createHash('sha256').update(ZEROS).digest('base64url'));
   });
 
-  test('the digest is 43 base64url characters, whatever the ID', () => {
+  test('the digest is 47 base64url characters, whatever the ID, and has the digest shape', () => {
     for (const id of [ZEROS, generateSessionId(), generateSessionId()]) {
-      expect(sessionDigest(id)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(sessionDigest(id)).toMatch(/^[A-Za-z0-9_-]{47}$/);
+      expect(isWellFormedDigest(sessionDigest(id))).toBe(true);
     }
+    expect(isWellFormedDigest(ZEROS)).toBe(false);
+    expect(isWellFormedDigest(sessionDigest(ZEROS) + 'A')).toBe(false);
   });
 
   test('the digest of one ID is the same on every call', () => {
@@ -132,5 +147,41 @@ describe('sessionDigest', () => {
     expect(sessionDigest(a)).not.toBe(sessionDigest(b));
     const distinct = new Set(Array.from({ length: 1000 }, () => sessionDigest(generateSessionId())));
     expect(distinct.size).toBe(1000);
+  });
+});
+
+describe('tags', () => {
+  test('an ID made with a tag starts with it, and stays random after it', () => {
+    const tag = principalTag(Buffer.alloc(32, 7), 'user-1');
+    expect(tag).toHaveLength(3);
+    const ids = Array.from({ length: 100 }, () => generateSessionId(tag));
+    for (const id of ids) {
+      expect(isWellFormedSessionId(id)).toBe(true);
+      expect(id.slice(0, 4)).toBe(tagText(tag));
+      expect(sessionDigest(id).slice(0, 4)).toBe(tagText(tag));
+    }
+    expect(new Set(ids).size).toBe(100);
+  });
+
+  test('a principal\'s tag depends on the key: without it, the tag says nothing of who it belongs to', () => {
+    const a = principalTag(Buffer.alloc(32, 1), 'user-1');
+    expect(principalTag(Buffer.alloc(32, 1), 'user-1')).toEqual(a);
+    expect(principalTag(Buffer.alloc(32, 2), 'user-1')).not.toEqual(a);
+    expect(principalTag(Buffer.alloc(32, 1), 'user-2')).not.toEqual(a);
+  });
+});
+
+describe('forwards', () => {
+  test('only the old ID opens the new one; anything else, or a tampered seal, opens nothing', () => {
+    const oldId = generateSessionId();
+    const newId = generateSessionId();
+    const sealed = sealForward(oldId, newId);
+    expect(sealed).not.toContain(newId);
+    expect(openForward(oldId, sealed)).toBe(newId);
+    expect(openForward(generateSessionId(), sealed)).toBeNull();
+    const bytes = Buffer.from(sealed, 'base64url');
+    bytes[20] = (bytes[20] as number) ^ 1;
+    expect(openForward(oldId, bytes.toString('base64url'))).toBeNull();
+    expect(openForward(oldId, '')).toBeNull();
   });
 });

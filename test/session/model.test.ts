@@ -14,6 +14,7 @@ import {
   touchDue,
   validateNewSession,
   validatePatch,
+  NO_DEVICE,
   type SessionPatch,
   type SessionState,
 } from '../../src/session/model';
@@ -47,7 +48,7 @@ describe('attributeBytes', () => {
 
 describe('validateNewSession', () => {
   test('no input issues an anonymous session with no attributes and the default idle time', () => {
-    const expected = { principal: null, attributes: [], maxInactiveSeconds: 1800 };
+    const expected = { principal: null, attributes: [], maxInactiveSeconds: 1800, lifetimeSeconds: 0, authenticated: false, device: NO_DEVICE };
     expect(validateNewSession(undefined, limits)).toEqual(expected);
     expect(validateNewSession(null, limits)).toEqual(expected);
     expect(validateNewSession({}, limits)).toEqual(expected);
@@ -69,6 +70,9 @@ describe('validateNewSession', () => {
         ['text', '"a\\"b"'],
       ],
       maxInactiveSeconds: 60,
+      lifetimeSeconds: 0,
+      authenticated: true,
+      device: NO_DEVICE,
     });
   });
 
@@ -342,6 +346,10 @@ describe('applyPatch', () => {
       createdAtMs: 1_700_000_000_000,
       maxInactiveSeconds: 1800,
       version: 4,
+      absoluteExpiresAtMs: 0,
+      lifetimeSeconds: 0,
+      authenticatedAtMs: 0,
+      device: NO_DEVICE,
       ...overrides,
     };
   }
@@ -363,6 +371,10 @@ describe('applyPatch', () => {
         createdAtMs: 1_700_000_000_000,
         maxInactiveSeconds: 1800,
         version: 5,
+        absoluteExpiresAtMs: 0,
+        lifetimeSeconds: 0,
+        authenticatedAtMs: 0,
+        device: NO_DEVICE,
       },
     });
   });
@@ -381,13 +393,16 @@ describe('applyPatch', () => {
     expect(outcome.ok && [...outcome.state.attributes.keys()]).toEqual(['a', 'b']);
   });
 
-  test('principal undefined keeps it, null clears it, a string replaces it', () => {
+  test('principal undefined or the same keeps it; clearing or replacing it is refused (only a rotation may)', () => {
     const keep = applyPatch(state(), patch(), 1024);
-    const clear = applyPatch(state(), patch({ principal: null }), 1024);
-    const replace = applyPatch(state(), patch({ principal: 'user-8' }), 1024);
+    const same = applyPatch(state(), patch({ principal: 'user-7' }), 1024);
     expect(keep.ok && keep.state.principal).toBe('user-7');
-    expect(clear.ok && clear.state.principal).toBeNull();
-    expect(replace.ok && replace.state.principal).toBe('user-8');
+    expect(same.ok && same.state.principal).toBe('user-7');
+    for (const principal of [null, 'user-8']) {
+      const refused = applyPatch(state(), patch({ principal }), 1024);
+      expect(refused).toEqual({ ok: false, code: 'PRINCIPAL_CHANGE', detail: 0 });
+      if (!refused.ok) expect(patchError(refused, 1024)).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/rotateSession/) });
+    }
   });
 
   test('maxInactiveSeconds changes only when the patch gives one', () => {
@@ -453,7 +468,7 @@ describe('patchError', () => {
 
   test('the error for a refused applyPatch is the one patchError gives', () => {
     const outcome = applyPatch(
-      { principal: null, attributes: new Map(), createdAtMs: 0, maxInactiveSeconds: 60, version: 2 },
+      { principal: null, attributes: new Map(), createdAtMs: 0, maxInactiveSeconds: 60, version: 2, absoluteExpiresAtMs: 0, lifetimeSeconds: 0, authenticatedAtMs: 0, device: NO_DEVICE },
       { set: [], unset: [], expectedVersion: 1 },
       1024,
     );

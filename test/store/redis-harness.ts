@@ -3,8 +3,9 @@
  * made by writing the session's key directly, through a client of the test's own (`keys`: a
  * plain connection, or a Cluster client for a Cluster).
  */
+import { createHash } from 'node:crypto';
 import type { Cluster, default as Redis } from 'ioredis';
-import { idleDeadlineMs } from '../../src/session/model';
+import { storedDeadlineMs } from '../../src/session/model';
 import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
 import type { RedisSessionStore } from '../../src/store/redis';
 import { waitUntil } from '../support/gateway';
@@ -20,8 +21,20 @@ export function redisHarness(store: RedisSessionStore, keys: Redis | Cluster): S
       const key = store.keyOf(digest);
       const stored = decodeSession((await keys.getBuffer(key)) as Buffer);
       const lastAccessedAtMs = stored.lastAccessedAtMs - ms;
-      await keys.setrange(key, LAST_ACCESS_OFFSET, String(lastAccessedAtMs));
-      await keys.pexpireat(key, idleDeadlineMs(lastAccessedAtMs, stored.maxInactiveSeconds));
+      await keys.setrange(key, LAST_ACCESS_OFFSET, String(lastAccessedAtMs).padStart(13, '0'));
+      await keys.pexpireat(key, storedDeadlineMs({ ...stored, lastAccessedAtMs }));
+    },
+    async indexed(principal, service) {
+      const prefix = `${createHash('sha1').update(principal).digest('hex').slice(0, 16)}:`;
+      const members = await keys.zrange(store.indexOf(await service.tagOf(principal)), 0, -1);
+      return members.filter((member) => member.startsWith(prefix)).map((member) => member.slice(prefix.length));
+    },
+    async indexExists(principal, service) {
+      return (await keys.exists(store.indexOf(await service.tagOf(principal)))) === 1;
+    },
+    async deadlineOf(digest) {
+      const at = Number(await keys.call('PEXPIRETIME', store.keyOf(digest)));
+      return at > 0 ? at : null;
     },
     async expire(digest) {
       await keys.pexpire(store.keyOf(digest), 1);

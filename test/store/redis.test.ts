@@ -10,6 +10,7 @@ import { changeChannel } from '../../src/store/redis-scripts';
 import { commandsOf, uniqueNamespace, waitUntil } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
 import { redisHarness } from './redis-harness';
+import { describeLifecycle } from './lifecycle.contract';
 import { describeSessionStore } from './store.contract';
 
 let server: RedisServer;
@@ -44,20 +45,29 @@ async function ready(store: RedisSessionStore): Promise<RedisSessionStore> {
 }
 
 describeSessionStore('redis', async (options) => redisHarness(await ready(openStore(options)), redis));
+describeLifecycle('redis', async (options) => redisHarness(await ready(openStore(options)), redis));
 
 describe('redis store layout', () => {
-  test('keys are a hash-tagged SHA-256 of the ID; neither keys nor values hold the ID', async () => {
+  test('keys are the tag-hash-tagged digest of the ID beside the tag\'s index; neither keys nor values hold the ID', async () => {
     const store = await ready(openStore());
     const { id } = await serviceOn(store).issue(SERVICE, { principal: 'u1', attributes: { user: { id: 1 } }, maxInactiveInterval: 300 });
     const namespace = store.keyOf(sessionDigest(id)).split(':')[0];
-    const keys = await redis.keys(`${namespace}:*`);
-    expect(keys).toEqual([`${namespace}:{${sessionDigest(id)}}`]);
-    const value = await redis.get(keys[0] as string);
+    const tag = id.slice(0, 4);
+    const keys = (await redis.keys(`${namespace}:*`)).sort();
+    expect(keys).toEqual([`${namespace}:tag-key`, `${namespace}:{${tag}}:${sessionDigest(id)}`, `${namespace}:{${tag}}:index`].sort());
+    const sessionKey = `${namespace}:{${tag}}:${sessionDigest(id)}`;
+    const value = await redis.get(sessionKey);
     expect(value).not.toContain(id);
-    expect(keys[0]).not.toContain(id);
-    const ttl = await redis.pttl(keys[0] as string);
+    for (const key of keys) expect(key).not.toContain(id);
+    const ttl = await redis.pttl(sessionKey);
     expect(ttl).toBeGreaterThan(290_000);
     expect(ttl).toBeLessThanOrEqual(300_000);
+    // The index lists the session under its principal, and expires with it.
+    const members = await redis.zrange(`${namespace}:{${tag}}:index`, 0, -1, 'WITHSCORES');
+    expect(members).toHaveLength(2);
+    expect(members[0]).toMatch(new RegExp(`^[0-9a-f]{16}:${sessionDigest(id)}$`));
+    expect(Math.abs(Number(members[1]) - (Date.now() + ttl))).toBeLessThan(1000);
+    expect(Math.abs((await redis.pttl(`${namespace}:{${tag}}:index`)) - ttl)).toBeLessThan(1000);
     await store.close();
   });
 

@@ -12,9 +12,10 @@ import { GatewayError } from '../../src/errors';
 import type { SessionEvents } from '../../src/metrics';
 import type { Caller } from '../../src/session/caller';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
-import { idleDeadlineMs, sessionRecord, type NewSession, type SessionPatch, type SessionPatchInput, type SessionRecord } from '../../src/session/model';
+import { newStoredSession, sessionDeadlineMs, sessionRecord, storedDeadlineMs, type NewSession, type SessionPatch, type SessionPatchInput, type SessionRecord, type StoredSession } from '../../src/session/model';
+import { newSession } from '../support/sessions';
 import { SessionService } from '../../src/sessions/service';
-import type { SessionChange, SessionStore } from '../../src/store/store';
+import { isForward, type SessionChange, type SessionStore } from '../../src/store/store';
 
 export interface StoreHarness {
   readonly store: SessionStore;
@@ -24,6 +25,12 @@ export interface StoreHarness {
   now(): number;
   /** Makes a session expire, as if its idle timeout had passed. */
   expire(digest: string): Promise<void>;
+  /** Every digest the store's index holds for `principal` now, pruned or not (`service` knows its tag). */
+  indexed(principal: string, service: SessionService): Promise<string[]>;
+  /** Whether the store keeps any index for `principal` (or its tag) at all. */
+  indexExists(principal: string, service: SessionService): Promise<boolean>;
+  /** The deadline the store holds for a session (its key's expiry), in epoch ms; null if none. */
+  deadlineOf(digest: string): Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -34,12 +41,13 @@ export interface HarnessOptions {
 const LIMIT = 4096;
 const TOUCH_SECONDS = 60;
 
-const plain = (overrides: Partial<NewSession> = {}): NewSession => ({
-  principal: 'user-1',
-  attributes: [['user', '{"name":"Kim","roles":["member"]}']],
-  maxInactiveSeconds: 600,
-  ...overrides,
-});
+const plain = (overrides: Partial<NewSession> = {}): NewSession =>
+  newSession({
+    principal: 'user-1',
+    attributes: [['user', '{"name":"Kim","roles":["member"]}']],
+    maxInactiveSeconds: 600,
+    ...overrides,
+  });
 const patch = (overrides: Partial<SessionPatch>): SessionPatch => ({ set: [], unset: [], ...overrides });
 const SERVICE: Caller = { service: true, sessionId: null };
 const NO_EVENTS: SessionEvents = { sessionIssued: () => undefined, sessionUpdated: () => undefined, sessionRevoked: () => undefined };
@@ -99,14 +107,20 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
     /** Times for a write now, with the deadline the session rules give it. */
     function at(maxInactiveSeconds: number): { nowMs: number; expiresAtMs: number } {
       const nowMs = store.now();
-      return { nowMs, expiresAtMs: idleDeadlineMs(nowMs, maxInactiveSeconds) };
+      return { nowMs, expiresAtMs: sessionDeadlineMs(nowMs, maxInactiveSeconds, 0) };
+    }
+    /** Stores a session as given, now; null if the digest is taken. */
+    async function createAt(digest: string, session: NewSession): Promise<SessionRecord | null> {
+      const stored = newStoredSession(session, store.now());
+      const done = await store.create(digest, stored, storedDeadlineMs(stored), null);
+      return done === null ? null : sessionRecord('', digest, done.session);
     }
     /** A session stored as given (attribute text byte for byte), as the service's issue stores it. */
     async function created(session: NewSession = plain()): Promise<SessionRecord> {
       const id = generateSessionId();
-      const stored = await store.create(sessionDigest(id), session, at(session.maxInactiveSeconds));
-      if (stored === null) throw new Error('create refused a fresh digest');
-      return sessionRecord(id, sessionDigest(id), stored);
+      const record = await createAt(sessionDigest(id), session);
+      if (record === null) throw new Error('create refused a fresh digest');
+      return { ...record, id };
     }
     async function read(id: string): Promise<SessionRecord | null> {
       return (await service.getMany([id]))[0] ?? null;
@@ -114,6 +128,12 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
     const update = (id: string, p: SessionPatch): Promise<SessionRecord> => service.update(SERVICE, id, patchInput(p));
     const destroy = (id: string): Promise<boolean> => service.revoke(SERVICE, id);
     const age = (id: string, ms: number): Promise<void> => harness.age(sessionDigest(id), ms);
+    /** What the store holds under `digest`: a session, or null (a forward fails the test). */
+    async function storedOf(digest: string): Promise<StoredSession | null> {
+      const [found] = await store.getMany([digest]);
+      if (found !== null && found !== undefined && isForward(found)) throw new Error('a forward where a session was expected');
+      return found ?? null;
+    }
 
     test('a created session reads back with everything it was given', async () => {
       const record = await created();
@@ -132,7 +152,7 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
 
     test('create never overwrites an existing session', async () => {
       const record = await created();
-      expect(await store.create(record.digest, plain({ principal: 'intruder', attributes: [] }), at(600))).toBeNull();
+      expect(await createAt(record.digest, plain({ principal: 'intruder', attributes: [] }))).toBeNull();
       const back = await read(record.id);
       expect(back?.principal).toBe('user-1');
       expect(back?.attributes.get('user')).toBe('{"name":"Kim","roles":["member"]}');
@@ -175,16 +195,22 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       expect(back?.createdAtMs).toBe(record.createdAtMs);
     });
 
-    test('update changes and clears the principal, and changes the idle timeout', async () => {
+    test('update changes the idle timeout; it keeps the principal it is told to, and refuses to change or clear it (fixation)', async () => {
       const record = await created();
-      const renamed = await update(record.id, patch({ principal: 'user-2', maxInactiveSeconds: 120 }));
-      expect(renamed.principal).toBe('user-2');
-      expect(renamed.maxInactiveSeconds).toBe(120);
-      expect(renamed.expiresAtMs - renamed.lastAccessedAtMs).toBe(120_000);
-      const cleared = await update(record.id, patch({ principal: null }));
-      expect(cleared.principal).toBeNull();
-      expect(cleared.maxInactiveSeconds).toBe(120);
-      expect((await read(record.id))?.principal).toBeNull();
+      const longer = await update(record.id, patch({ principal: 'user-1', maxInactiveSeconds: 120 }));
+      expect(longer.principal).toBe('user-1');
+      expect(longer.maxInactiveSeconds).toBe(120);
+      expect(longer.expiresAtMs - longer.lastAccessedAtMs).toBe(120_000);
+      for (const principal of ['user-2', null]) {
+        const refused = await service.update(SERVICE, record.id, patchInput(patch({ principal, set: [['a', '1']] }))).catch((error: unknown) => error);
+        expect(refused).toBeInstanceOf(GatewayError);
+        expect((refused as GatewayError).code).toBe('BAD_USER_INPUT');
+        expect((refused as GatewayError).message).toMatch(/rotateSession/);
+      }
+      const back = await read(record.id);
+      expect(back?.principal).toBe('user-1');
+      expect(back?.version).toBe(2);
+      expect(back?.attributes.has('a')).toBe(false);
     });
 
     test('update with a stale expectedVersion fails with VERSION_CONFLICT and writes nothing', async () => {
@@ -319,10 +345,10 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
         const digest = sessionDigest(record.id);
         await waitFor(() => seen.some((change) => change.digest === sessionDigest(sentinel.id)));
         expect(seen).toEqual([
-          { digest, kind: 'ISSUED', version: 1 },
-          { digest, kind: 'UPDATED', version: 2 },
-          { digest, kind: 'REVOKED', version: 3 },
-          { digest: sessionDigest(sentinel.id), kind: 'ISSUED', version: 1 },
+          { digest, kind: 'ISSUED', version: 1, reason: null },
+          { digest, kind: 'UPDATED', version: 2, reason: null },
+          { digest, kind: 'REVOKED', version: 3, reason: 'REVOKED_BY_SERVICE' },
+          { digest: sessionDigest(sentinel.id), kind: 'ISSUED', version: 1, reason: null },
         ]);
         expect(JSON.stringify(seen)).not.toContain(record.id);
       } finally {
@@ -346,9 +372,9 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
         const id = generateSessionId();
         const digest = sessionDigest(id);
         const nowMs = store.now();
-        const stored = await store.create(digest, plain({ maxInactiveSeconds: 600 }), { nowMs, expiresAtMs: nowMs + 300 });
-        expect(stored).toMatchObject({ createdAtMs: nowMs, lastAccessedAtMs: nowMs, maxInactiveSeconds: 600, version: 1 });
-        expect((await store.getMany([digest]))[0]?.principal).toBe('user-1');
+        const created = await store.create(digest, newStoredSession(plain({ maxInactiveSeconds: 600 }), nowMs), nowMs + 300, null);
+        expect(created?.session).toMatchObject({ createdAtMs: nowMs, lastAccessedAtMs: nowMs, maxInactiveSeconds: 600, version: 1 });
+        expect((await storedOf(digest))?.principal).toBe('user-1');
         // Gone by the given deadline (300 ms), not the idle time's (600 s).
         const giveUpAt = Date.now() + 5000;
         while ((await store.getMany([digest]))[0] !== null) {
@@ -362,9 +388,9 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       test('reads write nothing: the stored last access stays what it was, however much time passed', async () => {
         const record = await created();
         await harness.age(record.digest, (TOUCH_SECONDS + 5) * 1000);
-        const [first] = await store.getMany([record.digest]);
+        const first = await storedOf(record.digest);
         const attribute = await store.readAttribute(record.digest, 'user');
-        const [second] = await store.getMany([record.digest]);
+        const second = await storedOf(record.digest);
         expect(second?.lastAccessedAtMs).toBe(first?.lastAccessedAtMs);
         expect(attribute).toMatchObject({ found: true, lastAccessedAtMs: first?.lastAccessedAtMs, maxInactiveSeconds: 600 });
       });
@@ -372,13 +398,13 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       test('a touch writes only if the session was not used since the read that decided it', async () => {
         const record = await created();
         await harness.age(record.digest, (TOUCH_SECONDS + 5) * 1000);
-        const [seen] = await store.getMany([record.digest]);
+        const seen = await storedOf(record.digest);
         const seenLastMs = seen?.lastAccessedAtMs ?? 0;
         expect(await store.touch(record.digest, seenLastMs - 1, at(600))).toBe(false);
-        expect((await store.getMany([record.digest]))[0]?.lastAccessedAtMs).toBe(seenLastMs);
+        expect((await storedOf(record.digest))?.lastAccessedAtMs).toBe(seenLastMs);
         const times = at(600);
         expect(await store.touch(record.digest, seenLastMs, times)).toBe(true);
-        expect((await store.getMany([record.digest]))[0]?.lastAccessedAtMs).toBe(times.nowMs);
+        expect((await storedOf(record.digest))?.lastAccessedAtMs).toBe(times.nowMs);
         // The same decision taken twice (two instances): the second finds the session used since.
         expect(await store.touch(record.digest, seenLastMs, at(600))).toBe(false);
         expect(await store.touch(sessionDigest(generateSessionId()), seenLastMs, at(600))).toBe(false);

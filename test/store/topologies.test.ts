@@ -11,6 +11,7 @@ import { uniqueNamespace, waitUntil } from '../support/gateway';
 import { startCluster, type RedisCluster } from '../support/redis-cluster';
 import { startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
 import { redisHarness } from './redis-harness';
+import { describeLifecycle } from './lifecycle.contract';
 import { describeSessionStore, type HarnessOptions, type StoreHarness } from './store.contract';
 
 let cluster: RedisCluster;
@@ -32,6 +33,10 @@ async function harnessOn(env: Record<string, string>, keys: () => Redis | Cluste
 }
 
 describeSessionStore('redis cluster', (options) => harnessOn({ REDIS_CLUSTER_NODES: cluster.seeds }, () => cluster.client(), options));
+describeLifecycle('redis cluster', (options) => harnessOn({ REDIS_CLUSTER_NODES: cluster.seeds }, () => cluster.client(), options));
+describeLifecycle('redis sentinel', (options) =>
+  harnessOn({ REDIS_SENTINELS: sentinel.sentinelList, REDIS_SENTINEL_NAME: sentinel.name }, () => sentinel.client(), options),
+);
 describeSessionStore('redis sentinel', (options) =>
   harnessOn({ REDIS_SENTINELS: sentinel.sentinelList, REDIS_SENTINEL_NAME: sentinel.name }, () => sentinel.client(), options),
 );

@@ -152,15 +152,18 @@ export async function snapshot(redis: Redis, namespace: string): Promise<Record<
   const keys = await redis.keys(`${namespace}:*`);
   keys.sort();
   const transaction = redis.multi();
-  for (const key of keys) transaction.getBuffer(key).pexpiretime(key);
-  const replies = (await transaction.exec()) ?? [];
+  // A session is a string (its text, as is); an index is a sorted set (its members and scores).
+  for (const key of keys) transaction.type(key).getBuffer(key).zrange(key, 0, -1, 'WITHSCORES').pexpiretime(key);
+  const replies = ((await transaction.exec()) ?? []).map(([error, value]) => {
+    // GET of a sorted set and ZRANGE of a string are WRONGTYPE: the one that fits the key's type is read below.
+    if (error !== null && !/^WRONGTYPE/.test(error.message)) throw error;
+    return error === null ? value : null;
+  });
   const out: Record<string, string | null> = {};
   const stored: Record<string, { bytes: string | null; pexpiretime: number }> = {};
   keys.forEach((key, index) => {
-    const [valueError, value] = replies[2 * index] ?? [];
-    const [expiryError, expiry] = replies[2 * index + 1] ?? [];
-    if (valueError || expiryError) throw valueError ?? expiryError;
-    const bytes = value as Buffer | null;
+    const [type, value, members, expiry] = replies.slice(4 * index, 4 * index + 4) as [string, Buffer | null, string[] | null, number];
+    const bytes = type === 'zset' ? Buffer.from(JSON.stringify(members)) : value;
     out[key] = bytes === null ? null : bytes.toString('utf8');
     stored[key] = { bytes: bytes === null ? null : bytes.toString('base64'), pexpiretime: Number(expiry) };
   });
