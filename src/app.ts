@@ -53,6 +53,8 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     transport,
     sessionHeader: config.sessionHeader,
     legacyAttribute: config.legacyAttribute,
+    cookie: config.sessionCookieSet,
+    issuedMaxAgeSeconds: limits.defaultInactiveSeconds,
     telemetry,
     drain,
   });
@@ -135,6 +137,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     tokens: new ServiceTokens(config.serviceTokens),
     transport,
     sessionHeader: config.sessionHeader,
+    cookie: config.sessionCookieSet,
     limits,
     queryLimits,
     introspection: config.playground,
