@@ -62,6 +62,10 @@ const revoke: MutationResolvers['revokeSession'] = async (_, args, context) => {
   const id = args.id ?? context.caller.sessionId;
   const removed = await context.service.revoke(context.caller, args.id);
   if (id !== null) context.sessions.clear(id).prime(id, null);
+  // A frontend (no service token) may revoke only its own session: that is its logout, and its
+  // browser drops the cookie too, whether or not the session was still there. A service's revoke
+  // answers a module, not the user's browser, and leaves cookies alone.
+  if (!context.caller.service) context.sessionCookie.clear();
   return removed;
 };
 
