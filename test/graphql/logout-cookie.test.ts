@@ -125,6 +125,29 @@ describe('SESSION_COOKIE_SET=true', () => {
   });
 });
 
+describe('CSRF: what another site can make a browser send, with only its cookie, is refused before anything runs', () => {
+  test('a GET query with only the cookie: 400, nothing read', async () => {
+    const id = await browserSession(on);
+    const response = await on.http.get(`/graphql?query=${encodeURIComponent('{ session { id } }')}`).set({ Cookie: `JSESSIONID=${id}`, Accept: 'application/json' });
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].message).toContain('Cross-Site Request Forgery');
+    expect(response.body.data).toBeUndefined();
+    expect(JSON.stringify(response.body)).not.toContain(id);
+  });
+
+  test('a text/plain POST (a form or a no-cors fetch) of the logout with only the cookie: 400, the session stays', async () => {
+    const id = await browserSession(on);
+    const response = await on.http
+      .post('/graphql')
+      .set({ Cookie: `JSESSIONID=${id}`, 'Content-Type': 'text/plain', Accept: 'application/json' })
+      .send(JSON.stringify({ query: REVOKE }));
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].message).toContain('Cross-Site Request Forgery');
+    expect(response.headers['set-cookie']).toBeUndefined();
+    expect(await exists(on, id)).toBe(true);
+  });
+});
+
 test('SESSION_COOKIE_SET off: a logout revokes the session and sets no cookie', async () => {
   const id = await browserSession(off);
   const response = await viaApollo(off, REVOKE, { Cookie: `JSESSIONID=${id}` });
