@@ -2,6 +2,9 @@
  * Where a session ID comes from on the way in. In order: the session header (`X-Session-ID`),
  * then the session cookie; the legacy route first reads the `JSESSIONID` query parameter
  * (`presentedLegacyId`). Anything not well-formed is "no session".
+ *
+ * And how it goes out as a cookie, when the gateway sets one (`sessionCookieHeader`,
+ * `clearedSessionCookieHeader`, below).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { isWellFormedSessionId } from './ids';
