@@ -64,6 +64,9 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     transport,
     sessionHeader: config.sessionHeader,
     legacyAttribute: config.legacyAttribute,
+    cookie: config.sessionCookieSet,
+    // A new anonymous session lives SESSION_MAX_LIFETIME at most, or else expires when idle (cookieMaxAgeSeconds).
+    issuedMaxAgeSeconds: config.lifecycle.maxLifetimeSeconds > 0 ? config.lifecycle.maxLifetimeSeconds : limits.defaultInactiveSeconds,
     telemetry,
     drain,
   });
@@ -146,6 +149,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     tokens: new ServiceTokens(config.serviceTokens),
     transport,
     sessionHeader: config.sessionHeader,
+    cookie: config.sessionCookieSet,
     limits,
     queryLimits,
     introspection: config.playground,

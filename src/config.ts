@@ -6,6 +6,8 @@
  * Every variable is checked once here. A bad value stops start-up with a message that names the
  * variable, says what was expected and shows what came.
  */
+import { sessionCookieRuleBroken, type SameSite, type SessionCookie } from './session/transport';
+
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -21,6 +23,12 @@ export interface Config {
   readonly sessionHeader: string;
   /** Cookie a browser may present the session ID in, when the header is absent. */
   readonly sessionCookie: string;
+  /**
+   * The session cookie the gateway sets for browsers and clears on logout, with its attributes
+   * (SESSION_COOKIE_SET=true and the SESSION_COOKIE_* variables); null: it never sets one, it
+   * only reads it.
+   */
+  readonly sessionCookieSet: SessionCookie | null;
   readonly serviceTokens: readonly string[];
   /** Origins allowed to call from a browser; `'*'` for any; empty for same-origin only. */
   readonly corsOrigins: readonly string[] | '*';
@@ -293,6 +301,58 @@ function lifecycle(env: Env): LifecycleConfig {
   });
 }
 
+// --- The session cookie the gateway sets (SESSION_COOKIE_SET and its attributes) ---------------
+
+const COOKIE_VARIABLES = ['SESSION_COOKIE_DOMAIN', 'SESSION_COOKIE_PATH', 'SESSION_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'SESSION_COOKIE_SAMESITE'];
+const SAME_SITE: readonly SameSite[] = ['Lax', 'Strict', 'None'];
+/** A host name (RFC 6265 §4.1.2.3: RFC 1034 labels), with the leading dot browsers ignore allowed. */
+const COOKIE_DOMAIN = /^\.?(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** An absolute path (RFC 6265 §4.1.1 path-value: no CTLs, no `;`), without spaces. */
+const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]{0,1023}$/;
+/** The variable behind each attribute a browser rule may demand, and the value it demands. */
+const COOKIE_RULE_VARIABLE = {
+  Secure: { variable: 'SESSION_COOKIE_SECURE', wanted: 'true' },
+  Path: { variable: 'SESSION_COOKIE_PATH', wanted: '/' },
+  Domain: { variable: 'SESSION_COOKIE_DOMAIN', wanted: 'no domain' },
+} as const;
+
+/**
+ * The cookie the gateway sets, named `name` (SESSION_COOKIE), or null when SESSION_COOKIE_SET is
+ * not `true`; then an attribute variable is a mistake (it would change nothing) and is refused.
+ * A combination a browser would silently drop (a `__Host-` name with a Domain, SameSite=None
+ * without Secure: session/transport.ts has the rules) is refused here, naming the variable.
+ */
+function sessionCookieSet(env: Env, name: string): SessionCookie | null {
+  if (!boolean(env, 'SESSION_COOKIE_SET', false)) {
+    const stray = COOKIE_VARIABLES.find((variable) => optional(env, variable) !== undefined);
+    if (stray !== undefined) throw new ConfigError(stray, 'SESSION_COOKIE_SET=true beside it (without it the gateway sets no cookie)', env[stray]);
+    return null;
+  }
+  const sameSiteRaw = optional(env, 'SESSION_COOKIE_SAMESITE');
+  const sameSite = sameSiteRaw === undefined ? 'Lax' : SAME_SITE.find((value) => value.toLowerCase() === sameSiteRaw.toLowerCase());
+  if (sameSite === undefined) throw new ConfigError('SESSION_COOKIE_SAMESITE', 'Lax, Strict or None', sameSiteRaw);
+  const domain = optional(env, 'SESSION_COOKIE_DOMAIN');
+  if (domain !== undefined && !COOKIE_DOMAIN.test(domain)) {
+    throw new ConfigError('SESSION_COOKIE_DOMAIN', 'a domain name such as zum.com (the cookie then goes to it and its subdomains)', domain);
+  }
+  const cookie: SessionCookie = Object.freeze({
+    name,
+    path: matching(env, 'SESSION_COOKIE_PATH', '/', COOKIE_PATH, 'a path starting with / (no spaces, no ;)'),
+    domain,
+    secure: boolean(env, 'SESSION_COOKIE_SECURE', true),
+    httpOnly: boolean(env, 'SESSION_COOKIE_HTTPONLY', true),
+    sameSite,
+  });
+  const broken = sessionCookieRuleBroken(cookie);
+  if (broken !== null) {
+    const { variable, wanted } = COOKIE_RULE_VARIABLE[broken.attribute];
+    throw new ConfigError(variable, `${wanted} (${broken.rule}; browsers drop it otherwise)`, env[variable]);
+  }
+  return cookie;
+}
+
+// -------------------------------------------------------------------------------------------
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const production = nodeEnv === 'production';
@@ -301,6 +361,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (touchIntervalSeconds > sessionTimeoutSeconds) {
     throw new ConfigError('TOUCH_INTERVAL', `seconds no more than SESSION_TIMEOUT (${sessionTimeoutSeconds})`, env.TOUCH_INTERVAL);
   }
+  const sessionCookie = matching(env, 'SESSION_COOKIE', 'JSESSIONID', COOKIE_NAME, 'a cookie name');
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', LOG_LEVELS.join(', '), logLevel);
 
@@ -312,7 +373,8 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTimeoutSeconds,
     touchIntervalSeconds,
     sessionHeader: matching(env, 'SESSION_HEADER', 'X-Session-ID', HEADER_NAME, 'an HTTP header name'),
-    sessionCookie: matching(env, 'SESSION_COOKIE', 'JSESSIONID', COOKIE_NAME, 'a cookie name'),
+    sessionCookie,
+    sessionCookieSet: sessionCookieSet(env, sessionCookie),
     serviceTokens: Object.freeze(serviceTokens(env, production)),
     corsOrigins: corsOrigins(env),
     sessionNamespace: matching(env, 'SESSION_NAMESPACE', 'session', NAMESPACE, '1-64 characters of A-Z a-z 0-9 : _ . -'),

@@ -29,9 +29,30 @@ export interface GraphQLContext {
   readonly announceSessionId: (id: string) => void;
   /** What the request says of the caller's device (user agent, address), for a frontend's own rotation. */
   readonly requestDevice: () => Device;
+  /** The response's session cookie: set or cleared when the gateway sets cookies, else untouched. */
+  readonly sessionCookie: SessionCookieWriter;
   /** Where the request log and metrics learn what the request was and how it ended. */
   readonly report: OperationReport;
 }
+
+/**
+ * What a resolver may do to the caller's session cookie (SESSION_COOKIE_SET; the header itself is
+ * written by session/transport.ts). Both do nothing when the gateway sets no cookies, and over
+ * WebSocket, where there is no response to carry one.
+ */
+export interface SessionCookieWriter {
+  /**
+   * Hands the browser session `id` in its cookie, for `maxAgeSeconds`: the session's time to
+   * expiry (`secondsToExpiry(record.expiresAtMs, record.lastAccessedAtMs)` for a session just
+   * written, e.g. issued or rotated).
+   */
+  set(id: string, maxAgeSeconds: number): void;
+  /** Removes the session cookie from the browser (logout). */
+  clear(): void;
+}
+
+/** The writer where no cookie is set. */
+export const NO_SESSION_COOKIE: SessionCookieWriter = { set: () => undefined, clear: () => undefined };
 
 /**
  * What GraphQL tells the HTTP layer about a request, for its log line and metrics. The HTTP

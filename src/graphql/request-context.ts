@@ -9,9 +9,9 @@ import { GatewayError } from '../errors';
 import type { Metrics } from '../metrics';
 import { isServiceCaller, type Caller, type ServiceTokens } from '../session/caller';
 import { deviceOfRequest } from '../session/model';
-import { presentedSessionId, type SessionTransport } from '../session/transport';
+import { clearedSessionCookieHeader, presentedSessionId, sessionCookieHeader, type SessionCookie, type SessionTransport } from '../session/transport';
 import type { SessionService } from '../sessions/service';
-import { sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { NO_SESSION_COOKIE, sessionLoader, type GraphQLContext, type GraphQLLimits, type SessionCookieWriter } from './context';
 import { graphqlStatus, responseMediaType } from './response-status';
 
 /** What the context is built from (the GraphQL plugin's options). */
@@ -21,6 +21,8 @@ export interface ContextOptions {
   readonly transport: SessionTransport;
   /** The session header as configured, for the response. */
   readonly sessionHeader: string;
+  /** The session cookie the gateway sets (SESSION_COOKIE_SET), or null: none. */
+  readonly cookie: SessionCookie | null;
   readonly limits: GraphQLLimits;
   readonly metrics: Metrics;
 }
@@ -58,6 +60,19 @@ export async function createContext(
     limits: options.limits,
     announceSessionId: (id) => void reply.header(options.sessionHeader, id),
     requestDevice: () => deviceOfRequest(request.headers['user-agent'], request.ip, options.service.addressMask),
+    sessionCookie: options.cookie === null ? NO_SESSION_COOKIE : cookieWriter(reply, options.cookie),
     report: request,
+  };
+}
+
+/**
+ * Writes the cookie on the reply, whichever door sends it: Apollo's integration keeps the reply's
+ * headers, and the compiled path sends them (`reply.getHeaders()`). Fastify appends a second
+ * `set-cookie` rather than replacing the first.
+ */
+function cookieWriter(reply: FastifyReply, cookie: SessionCookie): SessionCookieWriter {
+  return {
+    set: (id, maxAgeSeconds) => void reply.header('set-cookie', sessionCookieHeader(cookie, id, maxAgeSeconds)),
+    clear: () => void reply.header('set-cookie', clearedSessionCookieHeader(cookie)),
   };
 }

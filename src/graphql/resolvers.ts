@@ -8,6 +8,7 @@
  */
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors';
+import { cookieMaxAgeSeconds } from '../session/transport';
 import { changeStream, type ChangeEvent } from './change-stream';
 import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers, SignedInSessionResolvers, SubscriptionResolvers } from './generated';
 import { StoredJson } from './stored-json';
@@ -40,7 +41,10 @@ const session: QueryResolvers['session'] = (_, __, context) => {
   if (id === null) return null;
   return context.sessions.load(id).then((record) => {
     // An ID rotated away, read in its grace: the answer is the new session; tell the caller its ID.
-    if (record !== null && record.id !== id) context.announceSessionId(record.id);
+    if (record !== null && record.id !== id) {
+      context.announceSessionId(record.id);
+      if (!context.caller.service) context.sessionCookie.set(record.id, cookieMaxAgeSeconds(record, record.lastAccessedAtMs));
+    }
     return record;
   });
 };
@@ -86,6 +90,10 @@ const revoke: MutationResolvers['revokeSession'] = async (_, args, context) => {
   const id = args.id ?? context.caller.sessionId;
   const removed = await context.service.revoke(context.caller, args.id);
   if (id !== null) context.sessions.clear(id).prime(id, null);
+  // A frontend (no service token) may revoke only its own session: that is its logout, and its
+  // browser drops the cookie too, whether or not the session was still there. A service's revoke
+  // answers a module, not the user's browser, and leaves cookies alone.
+  if (!context.caller.service) context.sessionCookie.clear();
   return removed;
 };
 
@@ -95,6 +103,9 @@ const rotate: MutationResolvers['rotateSession'] = async (_, args, context) => {
   if (old !== null) context.sessions.clear(old).prime(old, null);
   context.sessions.prime(record.id, record);
   context.announceSessionId(record.id);
+  // A frontend rotating its own session is a browser: its cookie follows. A service's rotation
+  // (a sign-in) answers the module, which hands the new ID to the browser itself.
+  if (!context.caller.service) context.sessionCookie.set(record.id, cookieMaxAgeSeconds(record, record.lastAccessedAtMs));
   return record;
 };
 

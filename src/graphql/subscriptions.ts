@@ -22,7 +22,7 @@ import { serveAsOrdinaryRequest } from '../http/ordinary-upgrade';
 import type { Metrics } from '../metrics';
 import { isServiceCaller, type ServiceTokens } from '../session/caller';
 import type { SessionService } from '../sessions/service';
-import { sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { NO_SESSION_COOKIE, sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
 import { isGraphQLEndpoint } from './endpoint';
 import { formatSocketError, type DefectLog } from './error-format';
 
@@ -82,6 +82,7 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
         limits: options.limits,
         announceSessionId: () => undefined,
         requestDevice: () => NO_DEVICE,
+        sessionCookie: NO_SESSION_COOKIE,
         report: { operation: null, operationName: null, errorCode: null },
       }),
       execute: () => ({

@@ -17,6 +17,14 @@
  * time. Everything else (queries, CORS, HEAD) goes through the Fastify routes. Both doors call
  * `answer`, send the same headers and body, and report to the same request telemetry; a test
  * holds the two to identical responses.
+ *
+ * The session cookie. With SESSION_COOKIE_SET=true, a response that hands out a new session (the
+ * caller presented none that is valid) also sets the session cookie, by both doors from one
+ * method (`setCookieFor`), so a browser that asks for a session gets it in its cookie jar and
+ * presents it from then on. A presented session that is found sets nothing: its cookie, if it
+ * came by one, stays as the browser holds it. Server-side callers have no cookie jar and ignore
+ * the header. Every answer is `Cache-Control: no-store`, so no cache keeps a Set-Cookie for
+ * another caller.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -25,7 +33,7 @@ import { answerErrors } from '../http/error-replies';
 import type { DrainState } from '../http/drain';
 import { sendRaw } from '../http/response-headers';
 import { requestIdOf, type RequestTelemetry } from '../request-telemetry';
-import { presentedLegacyId, presentedSessionId, type SessionTransport } from '../session/transport';
+import { presentedLegacyId, presentedSessionId, sessionCookieHeader, type SessionCookie, type SessionTransport } from '../session/transport';
 import type { AttributeAnswer, SessionService } from '../sessions/service';
 
 export interface RestOptions {
@@ -34,6 +42,13 @@ export interface RestOptions {
   /** The session header as configured, for the response. */
   readonly sessionHeader: string;
   readonly legacyAttribute: string;
+  /** The session cookie to set when a session is issued; null: none is set. */
+  readonly cookie: SessionCookie | null;
+  /**
+   * The cookie's Max-Age for a session the shim issues (the service's anonymous session): its
+   * lifetime, SESSION_MAX_LIFETIME, or, with none, its idle time (see `cookieMaxAgeSeconds`).
+   */
+  readonly issuedMaxAgeSeconds: number;
   readonly telemetry: RequestTelemetry;
   readonly drain: DrainState;
 }
@@ -60,15 +75,31 @@ export class SessionShim {
   /** The Fastify routes: every request `serveDirect` leaves. Their errors answer in the REST shape. */
   readonly routes = async (app: FastifyInstance): Promise<void> => {
     answerErrors(app, this.options.telemetry, restErrorBody);
-    app.get(V2, async (request, reply) => this.reply(await this.answer(presentedSessionId(request.headers, this.options.transport)), reply));
+    app.get(V2, async (request, reply) => {
+      const id = presentedSessionId(request.headers, this.options.transport);
+      return this.reply(id, await this.answer(id), reply);
+    });
     app.get(V1, async (request, reply) => {
       const id = presentedLegacyId(request.query as Record<string, string | string[] | undefined>) ?? presentedSessionId(request.headers, this.options.transport);
-      return this.reply(await this.answer(id), reply);
+      return this.reply(id, await this.answer(id), reply);
     });
   };
 
-  private reply(answer: ShimAnswer, reply: FastifyReply): FastifyReply {
+  /**
+   * The session cookie for an answer to `presented`: set when the answer is a session just
+   * issued, which is when its ID is not the one presented (a presented ID that is found is
+   * answered as it is; see SessionService.attributeOrIssue). Undefined when nothing is to be set.
+   */
+  private setCookieFor(presented: string | null, answer: ShimAnswer): string | undefined {
+    const cookie = this.options.cookie;
+    if (cookie === null || answer.id === presented) return undefined;
+    return sessionCookieHeader(cookie, answer.id, this.options.issuedMaxAgeSeconds);
+  }
+
+  private reply(presented: string | null, answer: ShimAnswer, reply: FastifyReply): FastifyReply {
     reply.header('cache-control', 'no-store').header(this.headerName, answer.id);
+    const setCookie = this.setCookieFor(presented, answer);
+    if (setCookie !== undefined) reply.header('set-cookie', setCookie);
     // The stored JSON bytes go out as they are: no decoding, no parse, no re-serialisation.
     return answer.json === null ? reply.send() : reply.type(JSON_TYPE).send(answer.json);
   }
@@ -83,9 +114,12 @@ export class SessionShim {
     if (route === null) return false;
     const startedAt = performance.now();
     const requestId = requestIdOf(request.headers);
-    this.answer(presentedSessionId(request.headers, this.options.transport)).then(
+    const presented = presentedSessionId(request.headers, this.options.transport);
+    this.answer(presented).then(
       (answer) => {
         const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store', [this.headerName]: answer.id };
+        const setCookie = this.setCookieFor(presented, answer);
+        if (setCookie !== undefined) headers['set-cookie'] = setCookie;
         if (answer.json !== null) headers['content-type'] = JSON_TYPE;
         sendRaw(response, 200, headers, answer.json, requestId, this.options.drain);
         this.options.telemetry.record(requestId, 'GET', route, null, null, 200, null, performance.now() - startedAt);
