@@ -60,6 +60,26 @@ describe.each([
     expect(reissued.headers['x-session-id']).not.toBe(id);
   });
 
+  test('the lifecycle across gateways: sign in by rotation on A, list and sign out on B, revoke all on A; nothing of it readable anywhere after', async () => {
+    const principal = `member-${Date.now()}`;
+    const anonymous = (await a.http.get('/api/v2/session')).headers['x-session-id'] as string;
+    const signedIn = await a.gql('mutation($id: ID, $p: String) { rotateSession(id: $id, input: { principal: $p }) { id digest } }', { id: anonymous, p: principal }, SERVICE);
+    const { id, digest } = signedIn.body.data?.rotateSession as { id: string; digest: string };
+    expect((await b.gql('{ session { id } }', {}, { 'X-Session-ID': anonymous })).body.data).toEqual({ session: null });
+    const other = (await b.gql('mutation($p: String) { issueSession(input: { principal: $p }) { id digest } }', { p: principal }, SERVICE)).body.data?.issueSession as { id: string; digest: string };
+    expect(other.id.slice(0, 4)).toBe(id.slice(0, 4)); // one principal, one tag, one slot, whichever gateway issued
+    const mine = await b.gql('{ mySessions { handle current } }', {}, { 'X-Session-ID': id });
+    expect(mine.body.data?.mySessions).toEqual(expect.arrayContaining([{ handle: digest, current: true }, { handle: other.digest, current: false }]));
+    expect((await b.gql('mutation($h: String) { revokeSession(handle: $h) }', { h: other.digest }, { 'X-Session-ID': id })).body.data).toEqual({ revokeSession: true });
+    expect((await a.gql('{ session { id } }', {}, { 'X-Session-ID': other.id })).body.data).toEqual({ session: null });
+    const third = (await b.gql('mutation($p: String) { issueSession(input: { principal: $p }) { id } }', { p: principal }, SERVICE)).body.data?.issueSession.id as string;
+    expect((await a.gql('mutation($p: String!) { revokePrincipalSessions(principal: $p) }', { p: principal }, SERVICE)).body.data).toEqual({ revokePrincipalSessions: 2 });
+    for (const gone of [id, third]) {
+      for (const gateway of [a, b]) expect((await gateway.gql('{ session { id } }', {}, { 'X-Session-ID': gone })).body.data).toEqual({ session: null });
+    }
+    expect((await b.gql('query($p: String!) { sessionsOf(principal: $p) { handle } }', { p: principal }, SERVICE)).body.data).toEqual({ sessionsOf: [] });
+  });
+
   test('sessions(ids:) of 100 sessions, in order, with nulls where missing', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 100; i++) ids.push((await a.gql(ISSUE, { u: i }, SERVICE)).body.data?.issueSession.id as string);

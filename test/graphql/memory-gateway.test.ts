@@ -22,6 +22,21 @@ test('the embedded store serves the whole lifecycle', async () => {
   expect((await gateway.gql('{ session { id } }', {}, { 'X-Session-ID': id })).body.data?.session).toBeNull();
 });
 
+test('the embedded store serves sign-in by rotation, mySessions, signing out elsewhere and revoke-all, with reasons', async () => {
+  const anonymous = (await gateway.http.get('/api/v2/session')).headers['x-session-id'] as string;
+  const rotated = await gateway.gql('mutation($id: ID) { rotateSession(id: $id, input: { principal: "m-1" }) { id digest principal } }', { id: anonymous }, SERVICE);
+  const signedIn = rotated.body.data?.rotateSession as { id: string; digest: string; principal: string };
+  expect(signedIn.principal).toBe('m-1');
+  expect((await gateway.gql('{ session { id } }', {}, { 'X-Session-ID': anonymous })).body.data?.session).toBeNull();
+  const phone = (await gateway.gql('mutation { issueSession(input: { principal: "m-1" }) { id digest } }', {}, SERVICE)).body.data?.issueSession as { id: string; digest: string };
+  const mine = await gateway.gql('{ mySessions { handle current } }', {}, { 'X-Session-ID': signedIn.id });
+  expect(mine.body.data?.mySessions).toEqual(expect.arrayContaining([{ handle: signedIn.digest, current: true }, { handle: phone.digest, current: false }]));
+  expect((await gateway.gql('mutation { revokeOtherSessions }', {}, { 'X-Session-ID': signedIn.id })).body.data?.revokeOtherSessions).toBe(1);
+  expect((await gateway.gql('{ session { id } }', {}, { 'X-Session-ID': phone.id })).body.data?.session).toBeNull();
+  expect((await gateway.gql('mutation { revokePrincipalSessions(principal: "m-1") }', {}, SERVICE)).body.data?.revokePrincipalSessions).toBe(1);
+  expect((await gateway.gql('{ sessionsOf(principal: "m-1") { handle } }', {}, SERVICE)).body.data?.sessionsOf).toEqual([]);
+});
+
 describe('CORS for browser frontends', () => {
   test('an allowed origin may send the session header and read the issued ID', async () => {
     const preflight = await gateway.http
