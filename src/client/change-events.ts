@@ -34,7 +34,7 @@ export interface ChangeEventsOptions {
   readonly maxRetryMs: number;
 }
 
-const QUERY = 'subscription { sessionChanges { digest kind version } }';
+const QUERY = 'subscription { sessionChanges { digest kind version reason } }';
 
 export class ChangeEvents {
   private readonly client: Client;

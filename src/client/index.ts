@@ -36,7 +36,7 @@ import { NearCache, type Ticket } from './near-cache';
 /** A session as the gateway answers it; frozen, shared by every caller that reads it. */
 export interface Session {
   readonly id: string;
-  /** SHA-256 of the ID, base64url: what change events name the session by. */
+  /** The session's handle (its tag and the SHA-256 of the ID): what change events name it by. */
   readonly digest: string;
   readonly principal: string | null;
   readonly attributes: Readonly<Record<string, unknown>>;
@@ -44,20 +44,53 @@ export interface Session {
   readonly createdAt: string;
   readonly lastAccessedAt: string;
   readonly expiresAt: string;
+  /** When its lifetime ends however it is used; null for none. */
+  readonly absoluteExpiresAt: string | null;
+  /** When its principal last authenticated; null if never. */
+  readonly authenticatedAt: string | null;
   /** Seconds of idleness before the session expires. */
   readonly maxInactiveInterval: number;
   readonly version: number;
+}
+
+/** Device data a module passes for the user it acts for. */
+export interface DeviceInput {
+  readonly userAgent?: string | null;
+  readonly clientAddress?: string | null;
 }
 
 export interface IssueInput {
   readonly principal?: string | null;
   readonly attributes?: Record<string, unknown>;
   readonly maxInactiveInterval?: number;
+  /** Seconds; at most the gateway's SESSION_MAX_LIFETIME. */
+  readonly maxLifetime?: number;
+  readonly device?: DeviceInput;
+}
+
+export interface RotateInput {
+  /** Sign the session in as this principal (the log-in case): a new lifetime starts. */
+  readonly principal?: string | null;
+  /** The principal has just authenticated again. */
+  readonly authenticated?: boolean;
+  readonly device?: DeviceInput;
+}
+
+/** One of a principal's sessions, as `sessionsOf` lists it: never its ID. */
+export interface SignedInSession {
+  readonly handle: string;
+  readonly current: boolean;
+  readonly createdAt: string;
+  readonly lastAccessedAt: string;
+  readonly expiresAt: string;
+  readonly authenticatedAt: string | null;
+  readonly device: { readonly userAgent: string | null; readonly clientAddress: string | null };
 }
 
 export interface SessionPatch {
   readonly set?: Record<string, unknown>;
   readonly unset?: readonly string[];
+  /** Must be the session's principal already: a sign-in is `rotate(id, { principal })`. */
   readonly principal?: string | null;
   readonly maxInactiveInterval?: number;
   /** VERSION_CONFLICT, and nothing written, unless the session is at this version. */
@@ -115,11 +148,14 @@ export interface ClientStats {
   requests: number;
 }
 
-const FIELDS = 'id digest principal attributes createdAt lastAccessedAt expiresAt maxInactiveInterval version';
+const FIELDS = 'id digest principal attributes createdAt lastAccessedAt expiresAt absoluteExpiresAt authenticatedAt maxInactiveInterval version';
 const READ = `query($ids: [ID!]!) { sessions(ids: $ids) { ${FIELDS} } }`;
 const ISSUE = `mutation($input: IssueSessionInput) { issueSession(input: $input) { ${FIELDS} } }`;
 const UPDATE = `mutation($id: ID, $patch: SessionPatch!) { updateSession(id: $id, patch: $patch) { ${FIELDS} } }`;
 const REVOKE = 'mutation($id: ID) { revokeSession(id: $id) }';
+const ROTATE = `mutation($id: ID, $input: RotateSessionInput) { rotateSession(id: $id, input: $input) { ${FIELDS} } }`;
+const SESSIONS_OF = 'query($p: String!) { sessionsOf(principal: $p) { handle current createdAt lastAccessedAt expiresAt authenticatedAt device { userAgent clientAddress } } }';
+const REVOKE_PRINCIPAL = 'mutation($p: String!) { revokePrincipalSessions(principal: $p) }';
 
 export class SessionClient extends EventEmitter {
   readonly stats: ClientStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, requests: 0 };
@@ -257,6 +293,39 @@ export class SessionClient extends EventEmitter {
     return body.revokeSession;
   }
 
+  /**
+   * Gives the session a new ID (with `principal`: signs it in), keeping its attributes; answers
+   * the session under its new ID. The old ID is then gone for this client as after `revoke()`.
+   */
+  async rotate(id: string, input: RotateInput = {}): Promise<Session> {
+    const digest = isWellFormedSessionId(id) ? sessionDigest(id) : null;
+    if (digest !== null) {
+      this.inflight.delete(digest);
+      this.cache?.invalidate(digest, Number.POSITIVE_INFINITY);
+    }
+    const { body } = await this.call<{ rotateSession: RawSession }>(ROTATE, { id, input });
+    if (digest !== null) this.wrote(digest, null);
+    return freeze(body.rotateSession);
+  }
+
+  /** The live sessions of `principal`, most recently used first (handles, never IDs). */
+  async sessionsOf(principal: string): Promise<SignedInSession[]> {
+    const { body } = await this.call<{ sessionsOf: SignedInSession[] }>(SESSIONS_OF, { p: principal });
+    return freeze(body.sessionsOf);
+  }
+
+  /**
+   * Revokes every session of `principal` (e.g. the account was disabled); answers how many. This
+   * client forgets its whole cache when it resolves (it cannot tell which IDs were the
+   * principal's), so no read started after that serves one of them.
+   */
+  async revokePrincipalSessions(principal: string): Promise<number> {
+    const { body } = await this.call<{ revokePrincipalSessions: number }>(REVOKE_PRINCIPAL, { p: principal });
+    this.inflight.clear();
+    this.cache?.forget();
+    return body.revokePrincipalSessions;
+  }
+
   /** Closes the event stream and forgets the cache. */
   async close(): Promise<void> {
     await this.events?.close();
@@ -329,7 +398,9 @@ export class SessionClient extends EventEmitter {
         ({ body, serverNowMs }) => {
           const raw = body.sessions[i];
           const session = raw === null || raw === undefined ? null : freeze(raw);
-          if (session === null) this.cache?.release(ticket);
+          // Another digest: an ID rotated away, read in its grace. Not kept: the grace ends
+          // without an event, and the old ID must stop answering then.
+          if (session === null || session.digest !== w.digest) this.cache?.release(ticket);
           else this.store(ticket, session, serverNowMs);
           return session;
         },

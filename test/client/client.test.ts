@@ -10,6 +10,7 @@
 import type Redis from 'ioredis';
 import { SessionClient, SessionGatewayError } from '../../src/client';
 import { sessionDigest } from '../../src/session/ids';
+import type { RedisSessionStore } from '../../src/store/redis';
 import { SERVICE_TOKEN, startGatewayPair, waitUntil, type Gateway } from '../support/gateway';
 import { startGatewayProcess } from '../support/gateway-process';
 import { startRedis, type RedisServer } from '../support/redis-server';
@@ -87,7 +88,36 @@ test('client 2 revokes through gateway B: client 1 stops returning the session',
   expect(one.stats.requests).toBe(requests); // from the cache
   expect(await two.revoke(id)).toBe(true);
   await untilOne(id, (session) => session === null);
-  expect(await redis.exists(`${a.config.sessionNamespace}:{${sessionDigest(id)}}`)).toBe(0);
+  expect(await redis.exists((a.store as RedisSessionStore).keyOf(sessionDigest(id)))).toBe(0);
+});
+
+test('client 2 signs a session in by rotation: client 1 drops the old ID (told why), and reads the new one', async () => {
+  const anonymous = await two.issue({ attributes: { cart: [7] } });
+  expect((await one.get(anonymous.id))?.attributes).toEqual({ cart: [7] });
+  const reasons: Array<string | null> = [];
+  one.on('change', (event: { digest: string; reason: string | null }) => {
+    if (event.digest === anonymous.digest) reasons.push(event.reason);
+  });
+  const signedIn = await two.rotate(anonymous.id, { principal: 'member-7', device: { userAgent: 'Phone' } });
+  expect(signedIn).toMatchObject({ principal: 'member-7', attributes: { cart: [7] }, version: 2 });
+  expect(signedIn.authenticatedAt).not.toBeNull();
+  expect(await two.get(anonymous.id)).toBeNull(); // its own write: at once
+  await untilOne(anonymous.id, (session) => session === null);
+  await waitUntil(async () => reasons.length > 0, BOUND_MS);
+  expect(reasons).toEqual(['ROTATED']);
+  expect((await one.get(signedIn.id))?.principal).toBe('member-7');
+  expect((await one.sessionsOf('member-7')).map((s) => s.handle)).toEqual([signedIn.digest]);
+});
+
+test('revokePrincipalSessions: every session of the principal is gone for this client at once, and for the other within the bound', async () => {
+  const sessions = await Promise.all([1, 2, 3].map(() => two.issue({ principal: 'member-8' })));
+  for (const s of sessions) {
+    expect((await one.get(s.id))?.principal).toBe('member-8');
+    expect((await two.get(s.id))?.principal).toBe('member-8');
+  }
+  expect(await two.revokePrincipalSessions('member-8')).toBe(3);
+  for (const s of sessions) expect(await two.get(s.id)).toBeNull();
+  for (const s of sessions) await untilOne(s.id, (session) => session === null);
 });
 
 test('client 2 updates an attribute: client 1 sees the new version', async () => {
