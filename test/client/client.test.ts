@@ -11,7 +11,7 @@ import type Redis from 'ioredis';
 import { SessionClient, SessionGatewayError } from '../../src/client';
 import { sessionDigest } from '../../src/session/ids';
 import type { RedisSessionStore } from '../../src/store/redis';
-import { SERVICE_TOKEN, startGatewayPair, waitUntil, type Gateway } from '../support/gateway';
+import { SERVICE_TOKEN, startGateway, startGatewayPair, waitUntil, type Gateway } from '../support/gateway';
 import { startGatewayProcess } from '../support/gateway-process';
 import { startRedis, type RedisServer } from '../support/redis-server';
 
@@ -241,5 +241,26 @@ test('a gateway that stops answering pings (its process frozen) is given up afte
     frozen.signal('SIGCONT');
     await client.close();
     await frozen.kill();
+  }
+});
+
+test('with a rotation grace, a read of the old ID answers the new session but is never cached: after the grace it is null', async () => {
+  const graced = await startGateway({ redisUrl: server.url, env: { SESSION_NAMESPACE: a.config.sessionNamespace, ROTATION_GRACE_SECONDS: '1' } });
+  const base = await graced.app.listen({ port: 0, host: '127.0.0.1' });
+  const client = new SessionClient({ url: base, token: SERVICE_TOKEN });
+  try {
+    await waitUntil(async () => client.caching, 10_000);
+    const old = await client.issue({ principal: 'member-9', attributes: { n: 1 } });
+    const rotated = await client.rotate(old.id);
+    const during = await client.get(old.id);
+    expect(during?.id).toBe(rotated.id);
+    const requests = client.stats.requests;
+    await client.get(old.id);
+    expect(client.stats.requests).toBe(requests + 1); // asked again: not served from the cache
+    await waitUntil(async () => (await client.get(old.id)) === null, 5000);
+    expect((await client.get(rotated.id))?.attributes).toEqual({ n: 1 });
+  } finally {
+    await client.close();
+    await graced.close();
   }
 });
