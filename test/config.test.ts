@@ -150,4 +150,22 @@ describe('config', () => {
     expect(loadConfig(production).playground).toBe(false);
     expect(loadConfig({ ...production, PLAYGROUND: 'true' }).playground).toBe(true);
   });
+
+  test('the lifecycle: defaults (24 h lifetime, no grace, no limit, addresses cut to their network), every variable read, bad values named', () => {
+    expect(loadConfig({}).lifecycle).toEqual({ maxLifetimeSeconds: 86400, rotationGraceSeconds: 0, maxSessionsPerPrincipal: 0, limitPolicy: 'evict', deviceAddress: 'network' });
+    expect(
+      loadConfig({ SESSION_MAX_LIFETIME: '0', ROTATION_GRACE_SECONDS: '5', MAX_SESSIONS_PER_PRINCIPAL: '3', SESSION_LIMIT_POLICY: 'refuse', DEVICE_ADDRESS: 'full' }).lifecycle,
+    ).toEqual({ maxLifetimeSeconds: 0, rotationGraceSeconds: 5, maxSessionsPerPrincipal: 3, limitPolicy: 'refuse', deviceAddress: 'full' });
+    for (const [name, value] of [
+      ['SESSION_MAX_LIFETIME', '-1'],
+      ['SESSION_MAX_LIFETIME', String(367 * 24 * 3600)],
+      ['ROTATION_GRACE_SECONDS', '301'],
+      ['MAX_SESSIONS_PER_PRINCIPAL', '1001'],
+      ['SESSION_LIMIT_POLICY', 'oldest'],
+      ['DEVICE_ADDRESS', 'half'],
+    ] as const) {
+      expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+      expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: expected .*, got "${value}"$`));
+    }
+  });
 });

@@ -436,13 +436,15 @@ export class SessionService {
         device: device.userAgent === null && device.clientAddress === null ? old.device : device,
       };
       const created = await this.createStored(copy, owner);
+      this.counted(created.evicted.length); // evicted for the copy: revoked, whatever becomes of it
       const retired = await this.store.retire(oldDigest, {
         expectedVersion: old.version,
         forward: { to: created.digest, sealedId: sealForward(target, created.id) },
         graceMs: this.lifecycle.rotationGraceSeconds * 1000,
       });
       if (retired === 'RETIRED') {
-        this.options.events.sessionRevoked();
+        this.counted(1); // the old session
+        this.options.events.sessionIssued();
         return sessionRecord(created.id, created.digest, created.session);
       }
       // Changed since the copy (try again) or gone (revoked meanwhile): the copy must not outlive it.
@@ -506,22 +508,25 @@ export class SessionService {
    */
   private create(session: NewSession): Promise<SessionRecord> {
     const stored = newStoredSession(session, this.store.now());
-    return this.createStored(stored, session.principal).then((created) => sessionRecord(created.id, created.digest, created.session));
+    return this.createStored(stored, session.principal).then((created) => {
+      this.options.events.sessionIssued();
+      this.counted(created.evicted.length);
+      return sessionRecord(created.id, created.digest, created.session);
+    });
   }
 
-  /** Stores `session` under a new ID carrying its principal's tag (a random one when it has none). */
-  private async createStored(session: StoredSession, principal: string | null): Promise<{ id: string; digest: string; session: StoredSession }> {
+  /**
+   * Stores `session` under a new ID carrying its principal's tag (a random one when it has none).
+   * Counts nothing: a rotation's copy may yet be taken back.
+   */
+  private async createStored(session: StoredSession, principal: string | null): Promise<{ id: string; digest: string; session: StoredSession; evicted: readonly string[] }> {
     const tag = principal === null ? undefined : principalTag(await this.key(), principal);
     const expiresAtMs = storedDeadlineMs(session);
     for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
       const id = generateSessionId(tag);
       const digest = sessionDigest(id);
       const created = await this.store.create(digest, session, expiresAtMs, principal === null ? null : this.lifecycle.limit);
-      if (created !== null) {
-        this.options.events.sessionIssued();
-        for (let i = 0; i < created.evicted.length; i++) this.options.events.sessionRevoked();
-        return { id, digest, session: created.session };
-      }
+      if (created !== null) return { id, digest, session: created.session, evicted: created.evicted };
     }
     throw new GatewayError('INTERNAL', 'could not draw a free session ID');
   }

@@ -15,6 +15,13 @@ import {
   validateNewSession,
   validatePatch,
   NO_DEVICE,
+  absoluteDeadlineMs,
+  checkLifetime,
+  clientAddress,
+  deviceOfRequest,
+  newStoredSession,
+  sessionDeadlineMs,
+  validateDevice,
   type SessionPatch,
   type SessionState,
 } from '../../src/session/model';
@@ -510,5 +517,54 @@ describe('touchDue', () => {
   test('a clock behind the last touch does not touch, so lastAccessedAt never moves backwards', () => {
     expect(touchDue(last, last - 1, 60_000)).toBe(false);
     expect(touchDue(last, last - 1, 0)).toBe(false);
+  });
+});
+
+describe('deadlines', () => {
+  test('a session expires at the earlier of its idle and its absolute deadline; no absolute (0) means idle only', () => {
+    expect(sessionDeadlineMs(1000, 60, 0)).toBe(61_000);
+    expect(sessionDeadlineMs(1000, 60, 30_000)).toBe(30_000);
+    expect(sessionDeadlineMs(1000, 60, 90_000)).toBe(61_000);
+    expect(absoluteDeadlineMs(1000, 0)).toBe(0);
+    expect(absoluteDeadlineMs(1000, 10)).toBe(11_000);
+  });
+
+  test('a new session starts its lifetime and, with a principal, its authentication now', () => {
+    const stored = newStoredSession(validateNewSession({ principal: 'p', maxLifetime: 100 }, { ...limits, maxLifetimeSeconds: 3600 }), 5000);
+    expect(stored).toMatchObject({ createdAtMs: 5000, lastAccessedAtMs: 5000, version: 1, absoluteExpiresAtMs: 105_000, lifetimeSeconds: 100, authenticatedAtMs: 5000 });
+    expect(newStoredSession(validateNewSession({}, limits), 5000)).toMatchObject({ absoluteExpiresAtMs: 0, authenticatedAtMs: 0 });
+  });
+
+  test('maxLifetime is 1 to SESSION_MAX_LIFETIME (or to 366 days when that is 0); absent, the configured one applies', () => {
+    const configured = { ...limits, maxLifetimeSeconds: 3600 };
+    expect(checkLifetime(undefined, configured)).toBe(3600);
+    expect(checkLifetime(60, configured)).toBe(60);
+    for (const bad of [0, 3601, 1.5, -1]) expect(gatewayErrorOf(() => checkLifetime(bad, configured))).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(checkLifetime(366 * 24 * 3600, { ...limits, maxLifetimeSeconds: 0 })).toBe(366 * 24 * 3600);
+  });
+});
+
+describe('device data', () => {
+  test('addresses: whole, cut to their network (IPv4 /24, IPv6 /48), or not recorded; IPv4-mapped IPv6 is IPv4', () => {
+    expect(clientAddress('203.0.113.77', 'full')).toBe('203.0.113.77');
+    expect(clientAddress('203.0.113.77', 'network')).toBe('203.0.113.0');
+    expect(clientAddress('::ffff:203.0.113.77', 'network')).toBe('203.0.113.0');
+    expect(clientAddress('2001:db8:abcd:12::1', 'network')).toBe('2001:db8:abcd::');
+    expect(clientAddress('2001:0db8:0000:0012::1', 'network')).toBe('2001:db8:0::');
+    expect(clientAddress('::1', 'network')).toBe('0:0:0::');
+    expect(clientAddress('203.0.113.77', 'none')).toBeNull();
+  });
+
+  test('from a request: cut to size, never refused; an address that is not an IP is not recorded', () => {
+    expect(deviceOfRequest('a'.repeat(600), '198.51.100.9', 'network')).toEqual({ userAgent: 'a'.repeat(512), clientAddress: '198.51.100.0' });
+    expect(deviceOfRequest('한'.repeat(200), undefined, 'full').userAgent).toBe('한'.repeat(170)); // 510 bytes: no character cut in half
+    expect(deviceOfRequest(undefined, 'not-an-ip', 'full')).toEqual(NO_DEVICE);
+  });
+
+  test('from a module: checked and refused with a clear error, never cut', () => {
+    expect(validateDevice({ userAgent: 'Java-http-client/17', clientAddress: '2001:db8::7' }, 'full')).toEqual({ userAgent: 'Java-http-client/17', clientAddress: '2001:db8::7' });
+    expect(gatewayErrorOf(() => validateDevice({ userAgent: 'a'.repeat(513) }, 'full'))).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(gatewayErrorOf(() => validateDevice({ clientAddress: '10.0.0.300' }, 'full'))).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('device.clientAddress') });
+    expect(validateDevice(null, 'full')).toEqual(NO_DEVICE);
   });
 });
