@@ -12,7 +12,7 @@ import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import type { SessionRecord } from '../../src/session/model';
 import { SessionService, type LifecycleOptions } from '../../src/sessions/service';
 import type { SessionChange } from '../../src/store/store';
-import type { HarnessOptions, StoreHarness } from './store.contract';
+import { codeOf, type HarnessOptions, type StoreHarness } from './store.contract';
 
 const SERVICE: Caller = { service: true, sessionId: null };
 const NO_EVENTS: SessionEvents = { sessionIssued: () => undefined, sessionUpdated: () => undefined, sessionRevoked: () => undefined };
@@ -21,16 +21,6 @@ const TRIALS = Number(process.env.LIFECYCLE_TRIALS ?? 1000);
 
 const frontend = (id: string): Caller => ({ service: false, sessionId: id });
 const serviceWith = (id: string): Caller => ({ service: true, sessionId: id });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GatewayError) return error.code;
-    throw error;
-  }
-  return 'no error';
-}
 
 async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; code: string }> {
   try {

@@ -77,7 +77,8 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
   }
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
+/** The code of the GatewayError a call rejects with, or 'no error'. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (error) {
