@@ -32,7 +32,8 @@
  * 6. The full run also measures Redis commands per read and per batch, writes within the touch
  *    interval, Redis memory per session, how stale a client cache can be (1,000 trials of
  *    "client 2 updates a session through gateway B; how long until client 1, on gateway A, stops
- *    serving the old version").
+ *    serving the old version"), and what the change feed's announce (classic PUBLISH) costs the
+ *    local Cluster per update against SPUBLISH and no announce (`announce-cost.ts`).
  *
  * "Redis commands/req" is what Redis counts (INFO total_commands_processed) over a row's measured
  * run, divided by its requests: commands, not round trips (auto-pipelining may send several
@@ -43,8 +44,9 @@
  * Environment overrides for quick looks (the defaults are the published method):
  * BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, and BENCH_ROWS
  * (comma-separated row names, e.g. `floor,REST,cluster REST`; the targets then print only where
- * their rows ran, the Cluster is started only for its rows, and the extra
- * measurements are skipped unless BENCH_EXTRAS=1). Fixed load: BENCH_FIXED=0 skips it, BENCH_FIXED_RPS
+ * their rows ran, the Cluster is started only for its rows or the extras, and the extra
+ * measurements are skipped unless BENCH_EXTRAS=1). BENCH_ANNOUNCE_UPDATES: updates per variant
+ * and round of the announce's cost (20,000). Fixed load: BENCH_FIXED=0 skips it, BENCH_FIXED_RPS
  * (comma-separated req/s) replaces the default loads (chosen from the rows that were there before
  * the Cluster rows and the batch of 100: those run at them where they carry them),
  * BENCH_FIXED_FRACTION (0.5), BENCH_FIXED_PASSES (2), BENCH_FIXED_SECONDS (BENCH_SECONDS).
@@ -69,6 +71,7 @@ import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { idleDeadlineMs } from '../../src/session/model';
 import { redisConnection, singleNode } from '../../src/store/connect';
 import { RedisSessionStore } from '../../src/store/redis';
+import { measureAnnounceCost, type AnnounceCost } from './announce-cost';
 import { startLocalCluster, type LocalCluster } from './local-cluster';
 import { RedisCounters, type RedisCounts } from './redis-counters';
 
@@ -95,6 +98,8 @@ const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { enc
 const LOAD_CORE = '1';
 /** The Cluster rows' names begin with it (`cluster REST`, …): BENCH_ROWS selects them by name too. */
 const CLUSTER_PREFIX = 'cluster ';
+/** The announce's cost on Cluster: updates per variant and round, rounds, updates in flight. */
+const ANNOUNCE_COST = { updates: Number(process.env.BENCH_ANNOUNCE_UPDATES ?? 20_000), rounds: 3, concurrency: 32 };
 /** Round trips per request: fresh sessions issued, requests per count, counts (the fewest is kept). */
 const ROUND_TRIP_SESSIONS = 200;
 const ROUND_TRIP_ATTEMPTS = 3;
@@ -484,12 +489,12 @@ async function main(): Promise<void> {
   await redis.ping();
   const only = process.env.BENCH_ROWS?.split(',').map((name) => name.trim().toLowerCase());
   const extrasRun = only === undefined || process.env.BENCH_EXTRAS === '1';
-  // The local Cluster, for its rows.
+  // The local Cluster, for its rows and for the announce's cost (an extra measurement).
   const clusterRowsRun = only === undefined || only.some((name) => name.startsWith(CLUSTER_PREFIX));
   let cluster: LocalCluster | undefined;
 
   try {
-    if (clusterRowsRun) {
+    if (clusterRowsRun || extrasRun) {
       cluster = await startLocalCluster(LOAD_CORE);
       console.log(`local Redis Cluster: 3 primaries (${cluster.seeds}), no replicas, on core ${LOAD_CORE}`);
     }
@@ -682,6 +687,7 @@ async function main(): Promise<void> {
 
     // The command, touch, staleness and memory measurements run in the full run (or with BENCH_EXTRAS=1).
     const extras = extrasRun ? await extraMeasurements(redisUrl, redis, dir, gateway, ids) : undefined;
+    const announce = extrasRun && cluster !== undefined ? await measureAnnounceCost(cluster, ANNOUNCE_COST) : undefined;
 
     const summarise = (row: Row): TableRow => {
       const runs = results.get(row.name) as Measurement[];
@@ -711,7 +717,7 @@ async function main(): Promise<void> {
     const clientRow = rows.find((row) => row.driver === 'client');
     const client = clientRow === undefined ? undefined : summarise(clientRow);
     const ratios = Object.fromEntries(Object.keys(ratioRuns[0] ?? {}).map((key) => [key, median(ratioRuns.map((r) => r[key] as number))]));
-    report(table, client, ratios, fixedLoad, extras, roundTrips);
+    report(table, client, ratios, fixedLoad, extras, roundTrips, announce);
 
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
     const out = join(ROOT, 'test-results', 'bench.json');
@@ -728,6 +734,7 @@ async function main(): Promise<void> {
           fixedLoad: fixedLoadJson,
           extras,
           roundTrips,
+          announce,
         },
         null,
         2,
@@ -1173,6 +1180,7 @@ function report(
   fixedLoad: FixedLevel[],
   extras: Extras | undefined,
   roundTrips: readonly RoundTrips[],
+  announce: readonly AnnounceCost[] | undefined,
 ): void {
   const f = (n: number, digits = 2): string => (Number.isNaN(n) ? '—' : n.toFixed(digits));
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
@@ -1224,6 +1232,18 @@ function report(
       console.log(
         `\nnot run at ${level.rps} req/s (more than ${Math.round(FIXED_HEADROOM * 100)} % of what they carry saturated): ${level.skipped.map((s) => `${s.row} (${s.saturatedRps} req/s)`).join(', ')}`,
       );
+    }
+  }
+
+  if (announce !== undefined) {
+    const first = announce[0];
+    console.log(
+      `\nThe change feed's announce on Cluster, per update (${first?.updates} updates per variant and round, ${first?.rounds} rounds in alternating order, medians), to sessions on one primary of the local Cluster (3 primaries, no replicas, nobody subscribed): PUBLISH as the scripts announce, SPUBLISH on a channel in the key's slot, or no announce. CPU from INFO cpu; bus from CLUSTER INFO and the bus connections' tcp_info.\n`,
+    );
+    console.log('| announce | CPU µs/update, owner | CPU µs/update, the 2 other nodes | CPU µs/update, all | bus messages/update | bus bytes/update |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const a of announce) {
+      console.log(`| ${a.variant} | ${f(a.ownerCpuMicros, 1)} | ${f(a.othersCpuMicros, 1)} | ${f(a.allCpuMicros, 1)} | ${f(a.busMessages)} | ${f(a.busBytes, 0)} |`);
     }
   }
 
