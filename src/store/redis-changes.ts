@@ -1,17 +1,19 @@
 /**
- * The Redis store's change feed: one subscriber connection per store (opened on first use), on
- * the namespace's change channel, fanning each announced change out to this process's listeners.
+ * The Redis store's change feed: one subscriber connection at a time per store (opened on first
+ * use), on the namespace's change channel, fanning each announced change out to this process's
+ * listeners.
  *
  * Pub/sub delivers at most once and only while subscribed, so the feed is honest about gaps: if
- * the subscriber connection drops, every listener is told it is `lost` and detached at once; a
- * listener attached later subscribes again, and is only confirmed once Redis has acknowledged
- * the subscription. Between those two moments no listener believes it is seeing every change.
+ * the subscriber connection drops, every listener is told it is `lost` and detached at once, and
+ * the connection is given up; a listener attached later subscribes again on a new connection,
+ * and is only confirmed once Redis has acknowledged the subscription. Between those two moments
+ * no listener believes it is seeing every change.
  *
  * A connection can also die without closing (a half-open TCP connection, a frozen peer), and then
  * nothing would ever say so. So while subscribed, the feed publishes a heartbeat of its own on
  * the channel every `heartbeatMs` and expects to hear it back: when none has come back for two
- * intervals, it treats the subscription as lost and reconnects. Other instances' heartbeats are
- * ignored, and listeners never see any.
+ * intervals, it treats the subscription as lost and gives the connection up. Other instances'
+ * heartbeats are ignored, and listeners never see any.
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, default as Redis } from 'ioredis';
@@ -50,43 +52,67 @@ export class RedisChangeFeed implements ChangeFeed {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.stopHeartbeat();
-    this.drop('the gateway is closing');
-    this.subscriber?.disconnect();
-  }
-
-  private subscribe(): Promise<void> {
-    if (this.closed) return Promise.reject(unavailable('the change feed is closed'));
-    if (this.subscribed === null) {
-      const subscriber = this.connection();
-      const deadline = new Promise<never>((_, reject) => {
-        setTimeout(() => reject(unavailable('subscribing timed out')), this.commandTimeoutMs).unref();
-      });
-      this.subscribed = Promise.race([subscriber.subscribe(this.channel).then(() => this.startHeartbeat()), deadline]).catch((error: unknown) => {
-        this.subscribed = null;
-        throw error instanceof GatewayError ? error : unavailable(error instanceof Error ? error.message : String(error));
-      });
-    }
-    return this.subscribed;
+    if (this.subscriber === null) this.drop('the gateway is closing');
+    else this.abandon(this.subscriber, 'the gateway is closing');
   }
 
   /**
-   * The subscriber connection: queues the SUBSCRIBE until connected, never resubscribes by itself.
+   * Subscribes on a fresh connection, unless subscribed or subscribing already. A subscription
+   * that fails or times out gives its connection up, so the next attempt starts afresh (on a
+   * Cluster: on a node chosen again, not the one that did not answer).
+   */
+  private subscribe(): Promise<void> {
+    if (this.closed) return Promise.reject(unavailable('the change feed is closed'));
+    if (this.subscribed !== null) return this.subscribed;
+    let subscriber: Redis;
+    try {
+      subscriber = this.connection();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(unavailable('subscribing timed out')), this.commandTimeoutMs);
+      timer.unref();
+    });
+    const subscribed = Promise.race([subscriber.subscribe(this.channel), deadline]).then(
+      () => {
+        clearTimeout(timer);
+        if (this.subscriber !== subscriber) throw unavailable('the subscription dropped while it was being made');
+        this.startHeartbeat();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        this.abandon(subscriber, 'the subscription failed');
+        throw error instanceof GatewayError ? error : unavailable(error instanceof Error ? error.message : String(error));
+      },
+    );
+    this.subscribed = subscribed;
+    return subscribed;
+  }
+
+  /**
+   * A new subscriber connection, which queues the SUBSCRIBE until connected and never reconnects
+   * or resubscribes by itself: one connection per subscription. When it closes, every listener
+   * hears `lost` and the connection is given up; the next listen() opens another. A connection
+   * that came back by itself would be subscribed to nothing, or (resubscribing) would hide the
+   * changes published while it was away.
    *
-   * On a Cluster, a plain connection to one node (any: a PUBLISH reaches every node's
-   * subscribers), chosen afresh on every subscription. Not the Cluster client's own subscriber,
-   * which moves to another node by itself when its node goes: the changes published meanwhile
-   * would be missed without anyone being told. Here the node going closes this connection, every
-   * listener hears `lost`, and the next listen() subscribes on a node that is there.
+   * On a Cluster, a plain connection to one node (any, primary or replica: a PUBLISH reaches every
+   * node's subscribers), chosen afresh on every subscription among the nodes the Cluster client
+   * knows and has not seen go (one that went unseen fails the attempt, which the caller may
+   * retry; the next attempt chooses again). Not the Cluster client's own subscriber, which moves
+   * to another node by itself when its node goes: the changes published meanwhile would be missed
+   * without anyone being told. Here the node going closes this connection, every listener hears
+   * `lost`, and the next listen() subscribes on a node that is there.
    */
   private connection(): Redis {
-    if (this.subscriber !== null) return this.subscriber;
-    const options = { enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false };
+    const options = { enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false, retryStrategy: () => null };
     let subscriber: Redis;
     if (this.client.isCluster) {
-      const nodes = (this.client as Cluster).nodes('all');
+      const nodes = (this.client as Cluster).nodes('all').filter((node) => node.status !== 'end' && node.status !== 'close');
       const node = nodes[Math.floor(Math.random() * nodes.length)];
-      if (node === undefined) throw unavailable('no Cluster node is connected');
+      if (node === undefined) throw unavailable('no Cluster node is known');
       subscriber = node.duplicate(options);
     } else {
       subscriber = (this.client as Redis).duplicate(options);
@@ -102,12 +128,7 @@ export class RedisChangeFeed implements ChangeFeed {
       for (const listener of this.listeners) listener.change(change);
     });
     subscriber.on('error', () => undefined); // the store's own client logs connection trouble
-    subscriber.on('close', () => {
-      if (this.subscriber !== subscriber) return; // one already given up on
-      this.subscribed = null;
-      this.stopHeartbeat();
-      this.drop('lost the connection to the change channel');
-    });
+    subscriber.on('close', () => this.abandon(subscriber, 'lost the connection to the change channel'));
     this.subscriber = subscriber;
     return subscriber;
   }
@@ -119,7 +140,7 @@ export class RedisChangeFeed implements ChangeFeed {
       if (Date.now() - this.lastHeartbeatAt > 2 * this.heartbeatMs) {
         // Silent for two intervals: as good as gone, though its socket may never say so. Every
         // listener is told now, and the next listen() starts on a fresh connection.
-        this.abandonSubscriber();
+        if (this.subscriber !== null) this.abandon(this.subscriber, 'the change channel stopped delivering');
         return;
       }
       this.client.publish(this.channel, this.heartbeat).catch(() => undefined); // a dead Redis shows up above
@@ -127,14 +148,19 @@ export class RedisChangeFeed implements ChangeFeed {
     this.heartbeatTimer.unref();
   }
 
-  private abandonSubscriber(): void {
-    const subscriber = this.subscriber;
+  /**
+   * Gives the current subscriber connection up (nothing if `subscriber` is one given up already):
+   * every listener is told `lost` with `reason` and detached, and the connection is closed, its
+   * socket too (a half-open one would never finish closing).
+   */
+  private abandon(subscriber: Redis, reason: string): void {
+    if (this.subscriber !== subscriber) return;
     this.subscriber = null;
     this.subscribed = null;
     this.stopHeartbeat();
-    this.drop('the change channel stopped delivering');
-    subscriber?.disconnect();
-    subscriber?.stream?.destroy();
+    this.drop(reason);
+    subscriber.disconnect();
+    subscriber.stream?.destroy();
   }
 
   private stopHeartbeat(): void {

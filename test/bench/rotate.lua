@@ -1,9 +1,10 @@
 -- wrk script: rotates over the seeded sessions so every request reads a different one, and
 -- checks every answer during the measured run.
--- BENCH_IDS: file with one line per request shape (an id, a cookie, or ten ids for a batch).
+-- BENCH_IDS: file with one line per request shape (an id, a cookie, or the ids of a batch).
 -- BENCH_MODE: constant | header | cookie | graphql | batch.  BENCH_TOKEN: service token for batch.
--- BENCH_CHECK: how an answer is checked (below).  BENCH_SESSION_IDS: the seeded session IDs, in
--- seeding order: line n of every lines file is about session n, whose user has id 100000 + n - 1.
+-- BENCH_CHECK: how an answer is checked (below).  BENCH_BATCH: ids per batch (10, 100).
+-- BENCH_SESSION_IDS: the seeded session IDs, in seeding order: line n of every lines file is
+-- about session n (of a batch's: sessions size(n-1)+1 .. size n), whose user has id 100000 + n - 1.
 --
 -- The check. A wrong answer can look like a success (the REST shim answers an unknown ID with 200
 -- and a new session), so each answer is matched to a request: wrk does not say which connection
@@ -16,10 +17,11 @@
 --   user     the body is the user of a session in flight (floor, peer: they send no ID back)
 --   rest     the X-Session-ID header names a session in flight, and the body is its user
 --   graphql  the body's session id is a session in flight, and its user is that session's
---   batch    the body's ten session ids and users are those of a batch in flight, in order
+--   batch    the body's BENCH_BATCH session ids and users are those of a batch in flight, in order
 local mode = os.getenv("BENCH_MODE")
 local check = os.getenv("BENCH_CHECK") or "ok"
 local token = os.getenv("BENCH_TOKEN") or ""
+local batchSize = tonumber(os.getenv("BENCH_BATCH") or "10")
 local lines = {}
 for line in io.lines(os.getenv("BENCH_IDS")) do lines[#lines + 1] = line end
 local index = {} -- session ID -> its line number
@@ -97,14 +99,14 @@ local function matches(status, headers, body)
   elseif check == "batch" then
     local first = index[string.match(body, '^{"data":{"sessions":%[{"id":"([^"]+)"') or ""]
     if first == nil then return false end
-    local b = math.floor((first - 1) / 10) + 1 -- batch b holds sessions 10b-9 .. 10b
+    local b = math.floor((first - 1) / batchSize) + 1 -- batch b holds sessions size(b-1)+1 .. size·b
     local k = 0
     for id, user in string.gmatch(body, '{"id":"([^"]+)","attributes":{"user":{"id":(%d+),') do
-      local n = (b - 1) * 10 + k + 1
+      local n = (b - 1) * batchSize + k + 1
       if index[id] ~= n or user ~= userOf(n) then return false end
       k = k + 1
     end
-    return k == 10 and answered(b)
+    return k == batchSize and answered(b)
   end
   return false
 end

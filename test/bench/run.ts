@@ -3,10 +3,14 @@
  *
  * Rows: ceiling (bare node:http, constant JSON), floor (node:http + one ioredis GET), peer
  * (express + express-session + connect-redis, signed cookie), and the gateway's REST shim,
- * GraphQL own-session query and GraphQL batch of 10. Every server runs the same way: plain `node`
- * on compiled JavaScript (the gateway from `dist/`, the others compiled here with esbuild into the
- * run's temp dir) with NODE_ENV=production. The server under test runs alone on core 0; the load
- * and redis-server share core 1. Every request reads a different one of 10,000 seeded sessions.
+ * GraphQL own-session query and GraphQL batches of 10 and of 100. The gateway's rows run again on
+ * a local Redis Cluster ("cluster REST", "cluster GraphQL", "cluster GraphQL batch", "cluster
+ * GraphQL batch 100": 3 primaries, no replicas, `local-cluster.ts`), seeded with the same
+ * sessions. Every server runs the same way: plain `node` on compiled JavaScript (the gateway from
+ * `dist/`, the others compiled here with esbuild into the run's temp dir) with
+ * NODE_ENV=production. The server under test runs alone on core 0; the load and redis-server (or
+ * the Cluster's nodes) share core 1. Every request reads a different one of 10,000 seeded
+ * sessions (a batch: different ones each).
  *
  * 1. Saturated: each row under wrk, 50 connections as fast as it answers, 2 s warm-up and 10 s
  *    measured. The table runs 5 times, alternating the row order; the figures printed are
@@ -23,21 +27,29 @@
  * 4. The client row: reads through the client library with its near cache (`client-load.ts`, in
  *    one process on the load core, instead of wrk). These are in-process cache reads, not
  *    requests over the network: they get their own table, not ratios against the servers.
- * 5. The full run also measures Redis commands per read and per batch, writes within the touch
- *    interval, Redis memory per session, and how stale a client cache can be: 1,000 trials of
+ * 5. Round trips per request of every gateway row that ran, one request at a time: the read
+ *    events the Redis nodes count (summed over a Cluster's nodes), on sessions issued just before.
+ * 6. The full run also measures Redis commands per read and per batch, writes within the touch
+ *    interval, Redis memory per session, how stale a client cache can be (1,000 trials of
  *    "client 2 updates a session through gateway B; how long until client 1, on gateway A, stops
- *    serving the old version".
+ *    serving the old version"), and what the change feed's announce (classic PUBLISH) costs the
+ *    local Cluster per update against SPUBLISH and no announce (`announce-cost.ts`).
  *
  * "Redis commands/req" is what Redis counts (INFO total_commands_processed) over a row's measured
  * run, divided by its requests: commands, not round trips (auto-pipelining may send several
- * commands in one round trip).
+ * commands in one round trip). "Redis reads/req" is its read events (total_reads_processed) the
+ * same way: at saturation one read may carry several requests' commands. Both are summed over a
+ * Cluster's nodes.
  *
  * Environment overrides for quick looks (the defaults are the published method):
- * BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, and BENCH_ROWS (comma-separated
- * row names, e.g. `floor,REST`; the targets then print only where their rows ran, and the extra
- * measurements are skipped unless BENCH_EXTRAS=1). Fixed load: BENCH_FIXED=0 skips it,
- * BENCH_FIXED_RPS (comma-separated req/s) replaces the default loads, BENCH_FIXED_FRACTION (0.5),
- * BENCH_FIXED_PASSES (2), BENCH_FIXED_SECONDS (BENCH_SECONDS).
+ * BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, and BENCH_ROWS
+ * (comma-separated row names, e.g. `floor,REST,cluster REST`; the targets then print only where
+ * their rows ran, the Cluster is started only for its rows or the extras, and the extra
+ * measurements are skipped unless BENCH_EXTRAS=1). BENCH_ANNOUNCE_UPDATES: updates per variant
+ * and round of the announce's cost (20,000). Fixed load: BENCH_FIXED=0 skips it, BENCH_FIXED_RPS
+ * (comma-separated req/s) replaces the default loads (chosen from the rows that were there before
+ * the Cluster rows and the batch of 100: those run at them where they carry them),
+ * BENCH_FIXED_FRACTION (0.5), BENCH_FIXED_PASSES (2), BENCH_FIXED_SECONDS (BENCH_SECONDS).
  *
  * Besides req/s, each row reports the server's CPU time per request (user + system, from
  * /proc/<pid>/stat over the measured run): on a shared VM whose throughput wanders between
@@ -54,10 +66,14 @@ import { build } from 'esbuild';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { SessionClient } from '../../src/client';
+import { loadConfig, type RedisConfig } from '../../src/config';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { seedSession } from '../support/sessions';
 import { redisConnection, singleNode } from '../../src/store/connect';
 import { RedisSessionStore } from '../../src/store/redis';
+import { measureAnnounceCost, type AnnounceCost } from './announce-cost';
+import { startLocalCluster, type LocalCluster } from './local-cluster';
+import { RedisCounters, type RedisCounts } from './redis-counters';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BENCH = __dirname;
@@ -80,6 +96,13 @@ const PEER_SECRET = 'bench-peer-secret';
 const SERVER_CORE = '0';
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const LOAD_CORE = '1';
+/** The Cluster rows' names begin with it (`cluster REST`, …): BENCH_ROWS selects them by name too. */
+const CLUSTER_PREFIX = 'cluster ';
+/** The announce's cost on Cluster: updates per variant and round, rounds, updates in flight. */
+const ANNOUNCE_COST = { updates: Number(process.env.BENCH_ANNOUNCE_UPDATES ?? 20_000), rounds: 3, concurrency: 32 };
+/** Round trips per request: fresh sessions issued, requests per count, counts (the fewest is kept). */
+const ROUND_TRIP_SESSIONS = 200;
+const ROUND_TRIP_ATTEMPTS = 3;
 
 /** How an answer is checked: see rotate.lua (saturated) and `paceRecord` (fixed load). */
 type Check = 'ok' | 'user' | 'rest' | 'graphql' | 'batch';
@@ -93,6 +116,8 @@ interface Measurement {
   checked: number;
   mismatches: number;
   redisCommandsPerRequest: number;
+  /** Read events the Redis nodes counted, summed over them, per request (see redis-counters.ts). */
+  redisReadsPerRequest: number;
   rssMiB: number;
   cpuMicrosPerRequest: number;
   /** Client row only: share of reads answered from the near cache. */
@@ -102,8 +127,17 @@ interface Measurement {
 interface Row {
   readonly name: string;
   readonly what: string;
-  /** Sessions read per request (10 for the batch). */
+  /** Sessions read per request (10 or 100 for a batch: the batch's size). */
   readonly sessionsPerRequest: number;
+  /** What the server reads from: the bench's redis-server, or its local Cluster. */
+  readonly redis: 'single' | 'cluster';
+  /** A row of the gateway's: its round trips per request are counted too. */
+  readonly gateway?: true;
+  /**
+   * false: the default fixed loads are not chosen from this row's throughput (the Cluster rows,
+   * the batch of 100: they were added later, and they run at those loads where they carry them).
+   */
+  readonly setsFixedLoad?: false;
   start(port: number): ChildProcess;
   readonly path: string;
   readonly mode: 'constant' | 'header' | 'cookie' | 'graphql' | 'batch';
@@ -241,7 +275,15 @@ function wrk(url: string, row: Row, work: Work, seconds: number, connections = C
     'taskset',
     ['-c', LOAD_CORE, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', join(BENCH, 'rotate.lua'), url],
     {
-      env: { ...process.env, BENCH_MODE: row.mode, BENCH_CHECK: row.answers, BENCH_IDS: row.linesFile, BENCH_SESSION_IDS: work.idsFile, BENCH_TOKEN: TOKEN },
+      env: {
+        ...process.env,
+        BENCH_MODE: row.mode,
+        BENCH_CHECK: row.answers,
+        BENCH_BATCH: String(row.sessionsPerRequest),
+        BENCH_IDS: row.linesFile,
+        BENCH_SESSION_IDS: work.idsFile,
+        BENCH_TOKEN: TOKEN,
+      },
       encoding: 'utf8',
     },
   );
@@ -272,15 +314,15 @@ async function withServer<T>(row: Row, body: (base: string, pid: number, port: n
   }
 }
 
-async function measure(row: Row, redis: Redis, work: Work): Promise<Measurement> {
+async function measure(row: Row, redis: RedisCounters, work: Work): Promise<Measurement> {
   return withServer(row, async (base, pid) => {
     if (row.driver === 'client') return measureClient(base, row, redis, pid, work);
     const warm = wrk(`${base}${row.path}`, row, work, WARMUP_SECONDS);
-    const before = await commandsProcessed(redis);
+    const before = await redis.counts();
     const cpuBefore = cpuMicros(pid);
     const result = wrk(`${base}${row.path}`, row, work, SECONDS);
     const cpuAfter = cpuMicros(pid);
-    const after = await commandsProcessed(redis);
+    const counted = redis.between(before, await redis.counts());
     return {
       requestsPerSecond: result.requests / (result.durationUs / 1e6),
       p50Ms: result.p50Us / 1000,
@@ -288,17 +330,82 @@ async function measure(row: Row, redis: Redis, work: Work): Promise<Measurement>
       errors: warm.errors + result.errors,
       checked: warm.checked + result.checked,
       mismatches: warm.mismatches + result.mismatches,
-      // INFO itself is one command; subtract it.
-      redisCommandsPerRequest: (after - before - 1) / result.requests,
+      redisCommandsPerRequest: counted.commands / result.requests,
+      redisReadsPerRequest: counted.reads / result.requests,
       rssMiB: rssMiB(pid),
       cpuMicrosPerRequest: (cpuAfter - cpuBefore) / result.requests,
     };
   });
 }
 
+interface RoundTrips {
+  row: string;
+  /** Redis nodes the row's gateway reads from. */
+  nodes: number;
+  sessionsPerRequest: number;
+  /** Read events per request, summed over the nodes: one request at a time, its round trips. */
+  roundTripsPerRequest: number;
+  commandsPerRequest: number;
+}
+
+/**
+ * What one request costs in round trips and commands, counted by the Redis nodes with one
+ * request at a time (at saturation a node's read may carry several requests' commands). The
+ * sessions are issued through the row's gateway just before, so every read is within the touch
+ * interval and writes nothing; they are spread over the slots like any. Of a few counts, the
+ * fewest is kept: a count can catch a stray read (the Cluster client's slot-map refresh).
+ */
+async function measureRoundTrips(row: Row, counters: RedisCounters): Promise<RoundTrips> {
+  return withServer(row, async (base) => {
+    const post = async (body: object, headers: Record<string, string>): Promise<string> => {
+      const response = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      const text = await response.text();
+      if (response.status !== 200 || text.includes('"errors"')) throw new Error(`${row.name}: ${response.status} ${text.slice(0, 300)}`);
+      return text;
+    };
+    const service = { Authorization: `Bearer ${TOKEN}` };
+    const fresh: string[] = [];
+    for (let i = 0; i < ROUND_TRIP_SESSIONS; i++) {
+      // One principal each: a principal's sessions share one slot, and these are to spread over the slots.
+      const issued = JSON.parse(await post({ query: 'mutation($p: String) { issueSession(input: { principal: $p }) { id } }', variables: { p: `round-trips-${i}` } }, service)) as { data: { issueSession: { id: string } } };
+      fresh.push(issued.data.issueSession.id);
+    }
+    const size = row.sessionsPerRequest;
+    const request = async (k: number): Promise<void> => {
+      const id = fresh[k % fresh.length] as string;
+      if (row.mode === 'header') {
+        const response = await fetch(`${base}${row.path}`, { headers: { 'X-Session-ID': id } });
+        await response.text();
+        if (response.status !== 200 || response.headers.get('x-session-id') !== id) throw new Error(`${row.name}: no answer for a fresh session`);
+      } else if (row.mode === 'graphql') {
+        await post({ query: '{ session { id attributes } }' }, { 'X-Session-ID': id });
+      } else {
+        const start = (k * size) % (fresh.length - size + 1);
+        await post({ query: 'query($ids: [ID!]!) { sessions(ids: $ids) { id attributes } }', variables: { ids: fresh.slice(start, start + size) } }, service);
+      }
+    };
+    for (let k = 0; k < 10; k++) await request(k); // every node's connection open and ready
+    const requests = size === 1 ? 100 : 20;
+    let best: RedisCounts = { commands: Infinity, reads: Infinity };
+    for (let attempt = 0; attempt < ROUND_TRIP_ATTEMPTS; attempt++) {
+      const before = await counters.counts();
+      for (let k = 0; k < requests; k++) await request(k);
+      const counted = counters.between(before, await counters.counts());
+      if (counted.reads < best.reads) best = counted;
+    }
+    return {
+      row: row.name,
+      nodes: counters.nodeCount,
+      sessionsPerRequest: size,
+      roundTripsPerRequest: best.reads / requests,
+      commandsPerRequest: best.commands / requests,
+    };
+  });
+}
+
 /** The client row: `client-load.ts` (compiled) on the load core, its own warm-up included. */
-async function measureClient(base: string, row: Row, redis: Redis, serverPid: number, work: Work): Promise<Measurement> {
-  const before = await commandsProcessed(redis);
+async function measureClient(base: string, row: Row, redis: RedisCounters, serverPid: number, work: Work): Promise<Measurement> {
+  const before = await redis.counts();
   const cpuBefore = cpuMicros(serverPid);
   const output = execFileSync('taskset', ['-c', LOAD_CORE, process.execPath, join(work.js, 'client-load.js')], {
     env: {
@@ -314,7 +421,7 @@ async function measureClient(base: string, row: Row, redis: Redis, serverPid: nu
     encoding: 'utf8',
   });
   const cpuAfter = cpuMicros(serverPid);
-  const after = await commandsProcessed(redis);
+  const counted = redis.between(before, await redis.counts());
   const r = resultLine(output, 'client-load');
   const reads = r.reads as number;
   return {
@@ -325,7 +432,8 @@ async function measureClient(base: string, row: Row, redis: Redis, serverPid: nu
     checked: r.checked as number,
     mismatches: r.mismatches as number,
     // Warm-up included (client-load runs both): an upper bound, and still close to 0.
-    redisCommandsPerRequest: (after - before - 1) / reads,
+    redisCommandsPerRequest: counted.commands / reads,
+    redisReadsPerRequest: counted.reads / reads,
     rssMiB: rssMiB(serverPid),
     cpuMicrosPerRequest: (cpuAfter - cpuBefore) / reads,
     hitRatio: (r.hits as number) / reads,
@@ -380,17 +488,30 @@ async function main(): Promise<void> {
   const redis = new Redis(redisPort, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) });
   redis.on('error', () => undefined); // refused until redis-server is up; the ping below waits
   await redis.ping();
+  const only = process.env.BENCH_ROWS?.split(',').map((name) => name.trim().toLowerCase());
+  const extrasRun = only === undefined || process.env.BENCH_EXTRAS === '1';
+  // The local Cluster, for its rows and for the announce's cost (an extra measurement).
+  const clusterRowsRun = only === undefined || only.some((name) => name.startsWith(CLUSTER_PREFIX));
+  let cluster: LocalCluster | undefined;
 
   try {
+    if (clusterRowsRun || extrasRun) {
+      cluster = await startLocalCluster(LOAD_CORE);
+      console.log(`local Redis Cluster: 3 primaries (${cluster.seeds}), no replicas, on core ${LOAD_CORE}`);
+    }
     const helpers = await compileHelpers(dir);
-    console.log(`seeding ${SESSIONS} sessions for each of the gateway, the floor and the peer …`);
+    console.log(`seeding ${SESSIONS} sessions for each of the gateway${clusterRowsRun ? ' (on the redis-server and on the Cluster)' : ''}, the floor and the peer …`);
     const ids = Array.from({ length: SESSIONS }, () => generateSessionId());
     const users = ids.map((_, i) => user(i));
-    const store = seedingStore(redisUrl);
-    await store.ping().catch(async () => {
-      await new Promise((r) => setTimeout(r, 200));
-      await store.ping();
-    });
+    const store = seedingStore(singleNode(redisUrl));
+    // The same sessions on the Cluster, through the gateway's own store on a Cluster connection.
+    const clusterStore = clusterRowsRun && cluster !== undefined ? seedingStore(clusterRedis(cluster.seeds)) : undefined;
+    for (const seeding of [store, clusterStore]) {
+      await seeding?.ping().catch(async () => {
+        await new Promise((r) => setTimeout(r, 500));
+        await seeding.ping();
+      });
+    }
     const peerClient = createClient({ url: redisUrl });
     await peerClient.connect();
     const peerStore = new RedisStore({ client: peerClient, prefix: 'sess:' });
@@ -401,94 +522,117 @@ async function main(): Promise<void> {
         ids.slice(start, start + 500).map(async (id, offset) => {
           const i = start + offset;
           const json = JSON.stringify(users[i]);
-          await seedSession(store, sessionDigest(id), { principal: String(users[i]?.id), attributes: [['user', json]], maxInactiveSeconds: 3600 });
+          const session = { principal: String(users[i]?.id), attributes: [['user', json]] as Array<[string, string]>, maxInactiveSeconds: 3600 };
+          await seedSession(store, sessionDigest(id), session);
+          if (clusterStore !== undefined) await seedSession(clusterStore, sessionDigest(id), session);
           await redis.set(`floor:${id}`, json);
           await peerSet(id, { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000), httpOnly: true, path: '/' }, user: users[i] });
         }),
       );
     }
     await store.close();
+    await clusterStore?.close();
     await peerClient.quit();
     // Creation gives every session a fresh lastAccessedAt: reads during the run are within the
     // touch interval for the first minute and touch once per session after that, as in production.
 
     const idsFile = join(dir, 'ids.txt');
     const cookiesFile = join(dir, 'cookies.txt');
-    const batchesFile = join(dir, 'batches.txt');
     writeFileSync(idsFile, `${ids.join('\n')}\n`);
     writeFileSync(cookiesFile, `${ids.map((id) => `connect.sid=${encodeURIComponent(`s:${sign(id, PEER_SECRET)}`)}`).join('\n')}\n`);
-    const batches: string[] = [];
-    for (let i = 0; i + 10 <= SESSIONS; i += 10) batches.push(ids.slice(i, i + 10).map((id) => `"${id}"`).join(','));
-    writeFileSync(batchesFile, `${batches.join('\n')}\n`);
+    /** Line n: the IDs of sessions n·size … n·size + size − 1, quoted, comma-separated. */
+    const batchesFile = (size: number): string => {
+      const file = join(dir, `batches-${size}.txt`);
+      const batches: string[] = [];
+      for (let i = 0; i + size <= SESSIONS; i += size) batches.push(ids.slice(i, i + size).map((id) => `"${id}"`).join(','));
+      writeFileSync(file, `${batches.join('\n')}\n`);
+      return file;
+    };
     writeFileSync(join(dir, 'constant.txt'), 'x\n');
     const work: Work = { dir, ...helpers, ids, idsFile };
 
-    const gateway = (port: number): ChildProcess =>
+    const gatewayOn = (on: Row['redis']) => (port: number): ChildProcess =>
       pinned(SERVER_CORE, process.execPath, [join(ROOT, 'dist', 'main.js')], {
         PORT: String(port),
         HOST: '127.0.0.1',
-        REDIS_URL: redisUrl,
+        ...(on === 'single' ? { REDIS_URL: redisUrl } : { REDIS_CLUSTER_NODES: (cluster as LocalCluster).seeds }),
         SERVICE_TOKENS: TOKEN,
         NODE_ENV: 'production',
         LOG_LEVEL: 'warn',
       });
+    const gateway = gatewayOn('single');
     // The others as the gateway runs: plain node, compiled JavaScript, NODE_ENV=production.
     const server = (name: string) => (port: number): ChildProcess =>
       pinned(SERVER_CORE, process.execPath, [join(work.js, 'servers', `${name}.js`)], { ...compiledEnv(), PORT: String(port), REDIS_URL: redisUrl, PEER_SECRET });
     const first = users[0];
     const firstId = ids[0] as string;
 
+    /** The gateway's rows, on the redis-server or on the Cluster: the same requests, the same checks. */
+    const gatewayRows = (on: Row['redis']): Row[] => {
+      const prefix = on === 'cluster' ? CLUSTER_PREFIX : '';
+      const start = gatewayOn(on);
+      const onCluster = on === 'cluster' ? { setsFixedLoad: false as const } : {};
+      const batch = (size: number): Row => ({
+        name: `${prefix}GraphQL batch${size === 10 ? '' : ` ${size}`}`, what: `sessions(ids: [${size} ids])`, sessionsPerRequest: size, redis: on, gateway: true,
+        ...(on === 'cluster' || size !== 10 ? { setsFixedLoad: false as const } : {}),
+        start, path: '/graphql', mode: 'batch', answers: 'batch',
+        linesFile: batchesFile(size),
+        check: async (base) => {
+          const response = await fetch(`${base}/graphql`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+            body: JSON.stringify({ query: 'query($ids: [ID!]!) { sessions(ids: $ids) { id attributes } }', variables: { ids: ids.slice(0, size) } }),
+          });
+          const body = (await response.json()) as { data: { sessions: Array<{ attributes: { user: unknown } }> } };
+          assertEqualJson(body.data.sessions.map((s) => s.attributes.user), users.slice(0, size), `${prefix}GraphQL batch of ${size}`);
+        },
+      });
+      return [
+        {
+          name: `${prefix}REST`, what: 'GET /api/v2/session', sessionsPerRequest: 1, redis: on, gateway: true, ...onCluster, start, path: '/api/v2/session', mode: 'header', answers: 'rest', linesFile: idsFile,
+          check: async (base) => {
+            const response = await fetch(`${base}/api/v2/session`, { headers: { 'X-Session-ID': firstId } });
+            assertEqualJson(await response.json(), first, `${prefix}REST`);
+            if (response.headers.get('x-session-id') !== firstId) throw new Error('REST did not echo the session ID');
+          },
+        },
+        {
+          name: `${prefix}GraphQL`, what: 'query { session { id attributes } }', sessionsPerRequest: 1, redis: on, gateway: true, ...onCluster, start, path: '/graphql', mode: 'graphql', answers: 'graphql', linesFile: idsFile,
+          check: async (base) => {
+            const response = await fetch(`${base}/graphql`, {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json', 'X-Session-ID': firstId },
+              body: JSON.stringify({ query: '{ session { id attributes } }' }),
+            });
+            const body = (await response.json()) as { data: { session: { attributes: { user: unknown } } } };
+            assertEqualJson(body.data.session.attributes.user, first, `${prefix}GraphQL`);
+          },
+        },
+        batch(10),
+        batch(100),
+      ];
+    };
+
     const allRows: Row[] = [
       {
-        name: 'ceiling', what: 'node:http, constant JSON', sessionsPerRequest: 1, start: server('ceiling'), path: '/', mode: 'constant', answers: 'ok',
+        name: 'ceiling', what: 'node:http, constant JSON', sessionsPerRequest: 1, redis: 'single', start: server('ceiling'), path: '/', mode: 'constant', answers: 'ok',
         linesFile: join(dir, 'constant.txt'),
         check: async (base) => assertEqualJson(await (await fetch(base)).json(), { ok: true }, 'ceiling'),
       },
       {
-        name: 'floor', what: 'node:http + one ioredis GET', sessionsPerRequest: 1, start: server('floor'), path: '/', mode: 'header', answers: 'user', linesFile: idsFile,
+        name: 'floor', what: 'node:http + one ioredis GET', sessionsPerRequest: 1, redis: 'single', start: server('floor'), path: '/', mode: 'header', answers: 'user', linesFile: idsFile,
         check: async (base) => assertEqualJson(await (await fetch(base, { headers: { 'X-Session-ID': firstId } })).json(), first, 'floor'),
       },
       {
-        name: 'peer', what: 'express-session + connect-redis', sessionsPerRequest: 1, start: server('peer'), path: '/session', mode: 'cookie', answers: 'user', linesFile: cookiesFile,
+        name: 'peer', what: 'express-session + connect-redis', sessionsPerRequest: 1, redis: 'single', start: server('peer'), path: '/session', mode: 'cookie', answers: 'user', linesFile: cookiesFile,
         check: async (base) => {
           const cookie = readFileSync(cookiesFile, 'utf8').split('\n')[0] as string;
           assertEqualJson(await (await fetch(`${base}/session`, { headers: { Cookie: cookie } })).json(), first, 'peer');
         },
       },
+      ...gatewayRows('single'),
       {
-        name: 'REST', what: 'GET /api/v2/session', sessionsPerRequest: 1, start: gateway, path: '/api/v2/session', mode: 'header', answers: 'rest', linesFile: idsFile,
-        check: async (base) => {
-          const response = await fetch(`${base}/api/v2/session`, { headers: { 'X-Session-ID': firstId } });
-          assertEqualJson(await response.json(), first, 'REST');
-          if (response.headers.get('x-session-id') !== firstId) throw new Error('REST did not echo the session ID');
-        },
-      },
-      {
-        name: 'GraphQL', what: 'query { session { id attributes } }', sessionsPerRequest: 1, start: gateway, path: '/graphql', mode: 'graphql', answers: 'graphql', linesFile: idsFile,
-        check: async (base) => {
-          const response = await fetch(`${base}/graphql`, {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json', 'X-Session-ID': firstId },
-            body: JSON.stringify({ query: '{ session { id attributes } }' }),
-          });
-          const body = (await response.json()) as { data: { session: { attributes: { user: unknown } } } };
-          assertEqualJson(body.data.session.attributes.user, first, 'GraphQL');
-        },
-      },
-      {
-        name: 'GraphQL batch', what: 'sessions(ids: [10 ids])', sessionsPerRequest: 10, start: gateway, path: '/graphql', mode: 'batch', answers: 'batch', linesFile: batchesFile,
-        check: async (base) => {
-          const response = await fetch(`${base}/graphql`, {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
-            body: JSON.stringify({ query: 'query($ids: [ID!]!) { sessions(ids: $ids) { id attributes } }', variables: { ids: ids.slice(0, 10) } }),
-          });
-          const body = (await response.json()) as { data: { sessions: Array<{ attributes: { user: unknown } }> } };
-          assertEqualJson(body.data.sessions.map((s) => s.attributes.user), users.slice(0, 10), 'GraphQL batch');
-        },
-      },
-      {
-        name: 'client', what: 'SessionClient.get, near cache, in-process', sessionsPerRequest: 1, start: gateway, path: '/api/v2/session', mode: 'header', answers: 'rest', linesFile: idsFile,
+        name: 'client', what: 'SessionClient.get, near cache, in-process', sessionsPerRequest: 1, redis: 'single', start: gateway, path: '/api/v2/session', mode: 'header', answers: 'rest', linesFile: idsFile,
         driver: 'client',
         check: async (base) => {
           const client = new SessionClient({ url: base, token: TOKEN, cache: false });
@@ -496,10 +640,12 @@ async function main(): Promise<void> {
           await client.close();
         },
       },
+      ...(clusterRowsRun ? gatewayRows('cluster') : []),
     ];
-    const only = process.env.BENCH_ROWS?.split(',').map((name) => name.trim().toLowerCase());
     const rows = only === undefined ? allRows : allRows.filter((row) => only.includes(row.name.toLowerCase()));
-    if (rows.length === 0) throw new Error(`BENCH_ROWS names no row; the rows are ${allRows.map((row) => row.name).join(', ')}`);
+    if (rows.length === 0) throw new Error(`BENCH_ROWS names no row; the rows are ${[...allRows.map((row) => row.name), ...gatewayRows('cluster').map((row) => row.name)].join(', ')}`);
+    const single = new RedisCounters([redis]);
+    const countersOf = (row: Row): RedisCounters => (row.redis === 'single' ? single : (cluster as LocalCluster).counters);
 
     const rest = allRows.find((row) => row.name === 'REST') as Row;
     await controlChecks(rest, work);
@@ -510,12 +656,12 @@ async function main(): Promise<void> {
       const order = round % 2 === 0 ? rows : [...rows].reverse();
       const roundResults = new Map<string, Measurement>();
       for (const row of order) {
-        const m = await measure(row, redis, work);
+        const m = await measure(row, countersOf(row), work);
         roundResults.set(row.name, m);
         results.get(row.name)?.push(m);
         const unit = row.driver === 'client' ? 'reads/s (in-process)' : 'req/s';
         console.log(
-          `round ${round + 1}/${ROUNDS} ${row.name.padEnd(14)} ${m.requestsPerSecond.toFixed(0).padStart(7)} ${unit}  p50 ${m.p50Ms.toFixed(2)} ms  p99 ${m.p99Ms.toFixed(2)} ms  errors ${m.errors}  mismatched ${m.mismatches} of ${m.checked}`,
+          `round ${round + 1}/${ROUNDS} ${row.name.padEnd(26)} ${m.requestsPerSecond.toFixed(0).padStart(7)} ${unit}  p50 ${m.p50Ms.toFixed(2)} ms  p99 ${m.p99Ms.toFixed(2)} ms  errors ${m.errors}  mismatched ${m.mismatches} of ${m.checked}`,
         );
       }
       const rps = (name: string): number => roundResults.get(name)?.requestsPerSecond ?? NaN;
@@ -527,13 +673,22 @@ async function main(): Promise<void> {
         batchSessionsOverSingle: (rps('GraphQL batch') * 10) / rps('GraphQL'),
         clientReadsOverRestRequests: rps('client') / rps('REST'),
         clientHitRatio: roundResults.get('client')?.hitRatio ?? NaN,
+        clusterRestOverRest: rps(`${CLUSTER_PREFIX}REST`) / rps('REST'),
+        clusterGraphqlOverGraphql: rps(`${CLUSTER_PREFIX}GraphQL`) / rps('GraphQL'),
+        clusterBatchOverBatch: rps(`${CLUSTER_PREFIX}GraphQL batch`) / rps('GraphQL batch'),
+        clusterBatch100OverBatch100: rps(`${CLUSTER_PREFIX}GraphQL batch 100`) / rps('GraphQL batch 100'),
       });
     }
+
+    // Round trips per request, one request at a time, for every gateway row that ran.
+    const roundTrips: RoundTrips[] = [];
+    for (const row of rows.filter((candidate) => candidate.gateway === true)) roundTrips.push(await measureRoundTrips(row, countersOf(row)));
 
     const fixedLoad = FIXED ? await measureFixedLoads(rows, results, work) : [];
 
     // The command, touch, staleness and memory measurements run in the full run (or with BENCH_EXTRAS=1).
-    const extras = only === undefined || process.env.BENCH_EXTRAS === '1' ? await extraMeasurements(redisUrl, redis, dir, gateway, ids) : undefined;
+    const extras = extrasRun ? await extraMeasurements(redisUrl, redis, dir, gateway, ids) : undefined;
+    const announce = extrasRun && cluster !== undefined ? await measureAnnounceCost(cluster, ANNOUNCE_COST) : undefined;
 
     const summarise = (row: Row): TableRow => {
       const runs = results.get(row.name) as Measurement[];
@@ -551,6 +706,7 @@ async function main(): Promise<void> {
         checked: runs.reduce((sum, m) => sum + m.checked, 0),
         mismatches: runs.reduce((sum, m) => sum + m.mismatches, 0),
         redisCommandsPerRequest: median(runs.map((m) => m.redisCommandsPerRequest)),
+        redisReadsPerRequest: median(runs.map((m) => m.redisReadsPerRequest)),
         rssMiB: median(runs.map((m) => m.rssMiB)),
         cpuMicrosPerRequest: median(runs.map((m) => m.cpuMicrosPerRequest)),
         xFloor: rpsMedian / floorRps,
@@ -562,7 +718,7 @@ async function main(): Promise<void> {
     const clientRow = rows.find((row) => row.driver === 'client');
     const client = clientRow === undefined ? undefined : summarise(clientRow);
     const ratios = Object.fromEntries(Object.keys(ratioRuns[0] ?? {}).map((key) => [key, median(ratioRuns.map((r) => r[key] as number))]));
-    report(table, client, ratios, fixedLoad, extras);
+    report(table, client, ratios, fixedLoad, extras, roundTrips, announce);
 
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
     const out = join(ROOT, 'test-results', 'bench.json');
@@ -578,6 +734,8 @@ async function main(): Promise<void> {
           ratioRuns,
           fixedLoad: fixedLoadJson,
           extras,
+          roundTrips,
+          announce,
         },
         null,
         2,
@@ -587,6 +745,7 @@ async function main(): Promise<void> {
   } finally {
     redis.disconnect();
     await stop(redisServer);
+    await cluster?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -602,6 +761,7 @@ interface TableRow {
   checked: number;
   mismatches: number;
   redisCommandsPerRequest: number;
+  redisReadsPerRequest: number;
   rssMiB: number;
   cpuMicrosPerRequest: number;
   xFloor: number;
@@ -644,7 +804,7 @@ function rawRequest(row: Row, host: string, line: string): string {
  * "h <name> <value>" (a response header) or "b <text>" (in the body, each after the previous).
  * The same checks as rotate.lua's, made exact.
  */
-function expectations(check: Check, n: number, ids: readonly string[]): string[] {
+function expectations(check: Check, n: number, ids: readonly string[], batchSize: number): string[] {
   const userOf = (k: number): string => `{"id":${100000 + k},`;
   const session = (k: number): string => `{"id":"${ids[k]}","attributes":{"user":${userOf(k)}`;
   switch (check) {
@@ -657,7 +817,7 @@ function expectations(check: Check, n: number, ids: readonly string[]): string[]
     case 'graphql':
       return [`b {"data":{"session":${session(n)}`];
     case 'batch':
-      return Array.from({ length: 10 }, (_, j) => `b ${session(n * 10 + j)}`);
+      return Array.from({ length: batchSize }, (_, j) => `b ${session(n * batchSize + j)}`);
   }
 }
 
@@ -666,7 +826,7 @@ function writePaceRequests(row: Row, host: string, work: Work, file: string): vo
   const parts = [`${lines.length}\n`];
   lines.forEach((line, n) => {
     const request = rawRequest(row, host, line);
-    const expect = expectations(row.answers, n, work.ids);
+    const expect = expectations(row.answers, n, work.ids, row.sessionsPerRequest);
     parts.push(`${Buffer.byteLength(request)} ${expect.length}\n${request}${expect.join('\n')}\n`);
   });
   writeFileSync(file, parts.join(''));
@@ -782,7 +942,8 @@ async function measureFixedLoads(rows: Row[], results: Map<string, Measurement[]
   if (FIXED_RPS !== undefined) {
     loads = FIXED_RPS.map((rps) => ({ rps, why: 'BENCH_FIXED_RPS' }));
   } else {
-    const slowest = servers.reduce((a, b) => (carries(a) <= carries(b) ? a : b));
+    const choosing = servers.filter((row) => row.setsFixedLoad !== false);
+    const slowest = (choosing.length > 0 ? choosing : servers).reduce((a, b) => (carries(a) <= carries(b) ? a : b));
     loads = [{ rps: FIXED_FRACTION * carries(slowest), why: `${share} of the slowest row's (${slowest.name}) saturated req/s: every row carries it` }];
     const floor = saturated.get('floor');
     if (floor !== undefined && FIXED_FRACTION * floor > 1.25 * (loads[0] as { rps: number }).rps) {
@@ -848,6 +1009,9 @@ interface Extras {
   redisCommandsPerBatchOf10: number;
   redisCommandsPerReadWithinTouchInterval: number;
   writesPer1000ReadsWithinTouchInterval: number;
+  /** issueSession with a principal (the session and its principal's index, the limit checked): Redis commands, and read events (round trips) on the server. */
+  redisCommandsPerIndexedIssue: number;
+  redisRoundTripsPerIndexedIssue: number;
   memoryBytesPerSessionGateway: number;
   memoryBytesPerSessionPeer: number;
 }
@@ -866,6 +1030,8 @@ async function extraMeasurements(
   let batchCommands: number;
   let commandsPerRead: number;
   let writesPer1000: number;
+  let issueCommands: number;
+  let issueRoundTrips: number;
   try {
     await waitForHttp(`${base}/api/v2/session`, child);
     const batch = JSON.stringify({ query: 'query($ids: [ID!]!) { sessions(ids: $ids) { id } }', variables: { ids: ids.slice(100, 110) } });
@@ -893,6 +1059,23 @@ async function extraMeasurements(
     for (let i = 0; i < 1000; i++) await (await fetch(`${base}/api/v2/session`, { headers: { 'X-Session-ID': id } })).text();
     commandsPerRead = ((await commandsProcessed(redis)) - before - 1) / 1000;
     writesPer1000 = (await writes()) - writesBefore;
+
+    // Issuing with a principal: one script writes the session, indexes it under its principal
+    // and checks the limit. Each issue for another principal (the tag key is asked for once, by
+    // the first). Commands and read events (one per round trip that arrives), less the INFO's own.
+    const issue = (i: number): Promise<Response> =>
+      fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ query: 'mutation($p: String) { issueSession(input: { principal: $p }) { id } }', variables: { p: `bench-issuer-${i}` } }),
+      });
+    await (await issue(-1)).text();
+    const readsProcessed = async (): Promise<number> => Number(/total_reads_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
+    const readsBefore = await readsProcessed();
+    before = await commandsProcessed(redis);
+    for (let i = 0; i < 100; i++) await (await issue(i)).text();
+    issueCommands = ((await commandsProcessed(redis)) - before - 1) / 100;
+    issueRoundTrips = ((await readsProcessed()) - readsBefore - 2) / 100;
   } finally {
     await stop(child);
   }
@@ -910,7 +1093,7 @@ async function extraMeasurements(
     const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await memoryRedis.info('memory'))?.[1]);
     const memoryIds = Array.from({ length: MEMORY_SESSIONS }, () => generateSessionId());
 
-    const store = seedingStore(memoryUrl);
+    const store = seedingStore(singleNode(memoryUrl));
     await new Promise((r) => setTimeout(r, 200));
     let before = await usedMemory();
     for (let start = 0; start < MEMORY_SESSIONS; start += 1000) {
@@ -949,6 +1132,8 @@ async function extraMeasurements(
       redisCommandsPerBatchOf10: batchCommands,
       redisCommandsPerReadWithinTouchInterval: commandsPerRead,
       writesPer1000ReadsWithinTouchInterval: writesPer1000,
+      redisCommandsPerIndexedIssue: issueCommands,
+      redisRoundTripsPerIndexedIssue: issueRoundTrips,
       memoryBytesPerSessionGateway: gatewayBytes,
       memoryBytesPerSessionPeer: peerBytes,
     };
@@ -1013,18 +1198,39 @@ async function measureStaleness(
   }
 }
 
-function report(table: TableRow[], client: TableRow | undefined, ratios: Record<string, number>, fixedLoad: FixedLevel[], extras: Extras | undefined): void {
+function report(
+  table: TableRow[],
+  client: TableRow | undefined,
+  ratios: Record<string, number>,
+  fixedLoad: FixedLevel[],
+  extras: Extras | undefined,
+  roundTrips: readonly RoundTrips[],
+  announce: readonly AnnounceCost[] | undefined,
+): void {
   const f = (n: number, digits = 2): string => (Number.isNaN(n) ? '—' : n.toFixed(digits));
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
   console.log(
     `\nSaturated: medians of ${plural(ROUNDS, 'round')}; ${SECONDS} s measured after ${WARMUP_SECONDS} s warm-up; ${CONNECTIONS} connections as fast as the server answers (wrk); server on core ${SERVER_CORE}, wrk + redis-server on core ${LOAD_CORE}. Answers checked in every round, warm-ups included.\n`,
   );
-  console.log('| row | what | req/s | sessions/s | p50 ms | p99 ms | errors | answers checked | mismatched answers | Redis commands/req | server CPU µs/req | RSS MiB | × floor | × peer |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(
+    '| row | what | req/s | sessions/s | p50 ms | p99 ms | errors | answers checked | mismatched answers | Redis commands/req | Redis reads/req | server CPU µs/req | RSS MiB | × floor | × peer |',
+  );
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of table) {
     console.log(
-      `| ${r.row} | ${r.what} | ${r.requestsPerSecond} | ${r.sessionsPerSecond} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${r.errors} | ${r.checked} | ${r.mismatches} | ${f(r.redisCommandsPerRequest)} | ${f(r.cpuMicrosPerRequest, 1)} | ${f(r.rssMiB, 0)} | ${f(r.xFloor)} | ${f(r.xPeer)} |`,
+      `| ${r.row} | ${r.what} | ${r.requestsPerSecond} | ${r.sessionsPerSecond} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${r.errors} | ${r.checked} | ${r.mismatches} | ${f(r.redisCommandsPerRequest)} | ${f(r.redisReadsPerRequest)} | ${f(r.cpuMicrosPerRequest, 1)} | ${f(r.rssMiB, 0)} | ${f(r.xFloor)} | ${f(r.xPeer)} |`,
     );
+  }
+  console.log(
+    '\n"cluster …" rows: the gateway on the local Redis Cluster (3 primaries, no replicas, every node on the load core). Redis figures are summed over the nodes; "reads" are the read events of client sockets (INFO total_reads_processed): at saturation one read may carry the commands of several requests.',
+  );
+  if (roundTrips.length > 0) {
+    console.log(
+      `\nRound trips per request, one request at a time (read events the Redis nodes counted, summed over them; ${ROUND_TRIP_SESSIONS} sessions issued just before, so no read touches; the fewest of ${ROUND_TRIP_ATTEMPTS} counts):\n`,
+    );
+    console.log('| row | Redis nodes | sessions/request | round trips/request | Redis commands/request |');
+    console.log('|---|---:|---:|---:|---:|');
+    for (const r of roundTrips) console.log(`| ${r.row} | ${r.nodes} | ${r.sessionsPerRequest} | ${f(r.roundTripsPerRequest)} | ${f(r.commandsPerRequest)} |`);
   }
   if (client !== undefined) {
     console.log(
@@ -1051,6 +1257,18 @@ function report(table: TableRow[], client: TableRow | undefined, ratios: Record<
       console.log(
         `\nnot run at ${level.rps} req/s (more than ${Math.round(FIXED_HEADROOM * 100)} % of what they carry saturated): ${level.skipped.map((s) => `${s.row} (${s.saturatedRps} req/s)`).join(', ')}`,
       );
+    }
+  }
+
+  if (announce !== undefined) {
+    const first = announce[0];
+    console.log(
+      `\nThe change feed's announce on Cluster, per update (${first?.updates} updates per variant and round, ${first?.rounds} rounds in alternating order, medians), to sessions on one primary of the local Cluster (3 primaries, no replicas, nobody subscribed): PUBLISH as the scripts announce, SPUBLISH on a channel in the key's slot, or no announce. CPU from INFO cpu; bus from CLUSTER INFO and the bus connections' tcp_info.\n`,
+    );
+    console.log('| announce | CPU µs/update, owner | CPU µs/update, the 2 other nodes | CPU µs/update, all | bus messages/update | bus bytes/update |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const a of announce) {
+      console.log(`| ${a.variant} | ${f(a.ownerCpuMicros, 1)} | ${f(a.othersCpuMicros, 1)} | ${f(a.allCpuMicros, 1)} | ${f(a.busMessages)} | ${f(a.busBytes, 0)} |`);
     }
   }
 
@@ -1082,6 +1300,10 @@ function report(table: TableRow[], client: TableRow | undefined, ratios: Record<
     ["batch sessions/s ≥ 4 × GraphQL single's", ratios.batchSessionsOverSingle ?? NaN, (v) => v >= 4, ratio],
     ['client: in-process cache reads/s ÷ REST req/s over the network (unlike things; no target)', ratios.clientReadsOverRestRequests ?? NaN, () => true, ratio],
     ['client cache hit ratio (no target)', ratios.clientHitRatio ?? NaN, () => true, (v) => f(v, 4)],
+    ['cluster REST ÷ REST (saturated req/s; no target)', ratios.clusterRestOverRest ?? NaN, () => true, ratio],
+    ['cluster GraphQL ÷ GraphQL (saturated req/s; no target)', ratios.clusterGraphqlOverGraphql ?? NaN, () => true, ratio],
+    ['cluster GraphQL batch ÷ GraphQL batch (saturated req/s; no target)', ratios.clusterBatchOverBatch ?? NaN, () => true, ratio],
+    ['cluster GraphQL batch 100 ÷ GraphQL batch 100 (saturated req/s; no target)', ratios.clusterBatch100OverBatch100 ?? NaN, () => true, ratio],
     ['0 errors, every row, saturated and fixed load', errors, (v) => v === 0, String],
     [`0 mismatched answers, every row, saturated and fixed load (${checked} checked)`, mismatches, (v) => v === 0, String],
   ];
@@ -1093,6 +1315,8 @@ function report(table: TableRow[], client: TableRow | undefined, ratios: Record<
       ['batch of 10: 1 Redis command (so 1 round trip)', extras.redisCommandsPerBatchOf10, (v) => v <= 1, ratio],
       ['read within touch interval: 1 Redis command', extras.redisCommandsPerReadWithinTouchInterval, (v) => v <= 1, (v) => f(v, 3)],
       ['1,000 reads within the interval: ≤ 1 write', extras.writesPer1000ReadsWithinTouchInterval, (v) => v <= 1, String],
+      ['issue with a principal (session + index + limit): 1 Redis command', extras.redisCommandsPerIndexedIssue, (v) => v <= 1, (v) => f(v, 3)],
+      ['issue with a principal: 1 round trip', extras.redisRoundTripsPerIndexedIssue, (v) => v <= 1, (v) => f(v, 3)],
       [
         "Redis memory/session ≤ 1.2 × connect-redis's",
         memoryRatio,
@@ -1117,7 +1341,14 @@ main().then(
 );
 
 /** The gateway's own store, to seed sessions with IDs the bench chooses (the gateway's layout, byte for byte). */
-function seedingStore(url: string): RedisSessionStore {
-  return new RedisSessionStore(redisConnection(singleNode(url), 5000), { namespace: 'session', maxAttributeBytes: 65536, commandTimeoutMs: 5000 });
+function seedingStore(redis: RedisConfig): RedisSessionStore {
+  return new RedisSessionStore(redisConnection(redis, 5000), { namespace: 'session', maxAttributeBytes: 65536, commandTimeoutMs: 5000 });
+}
+
+/** The Redis settings of the gateway on the local Cluster, as its configuration reads them. */
+function clusterRedis(seeds: string): RedisConfig {
+  const redis = loadConfig({ REDIS_CLUSTER_NODES: seeds, SERVICE_TOKENS: TOKEN }).redis;
+  if (redis === undefined) throw new Error('REDIS_CLUSTER_NODES gave no Redis settings');
+  return redis;
 }
 
