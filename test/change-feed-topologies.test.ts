@@ -19,6 +19,7 @@
  * node counting a subscriber is A's. Writes go through gateway B with plain GraphQL (no feed).
  */
 import calculateSlot from 'cluster-key-slot';
+import type { RedisSessionStore } from '../src/store/redis';
 import { SessionClient, SessionGatewayError } from '../src/client';
 import { describe as codeOf, subscribeChanges, type ChangeSeen, type Subscription } from './support/changes';
 import { SERVICE, SERVICE_TOKEN, startGatewayPair, waitUntil, type Gateway } from './support/gateway';
@@ -35,7 +36,8 @@ const DELIVERY_MS = 3000;
 const RECOVERY_MS = 30_000;
 const COMMAND_TIMEOUT_MS = 1000;
 
-const ISSUE = 'mutation { issueSession(input: { principal: "feed" }) { id digest version } }';
+// No principal: a principal's sessions share one slot, and these are to land on every primary.
+const ISSUE = 'mutation { issueSession(input: { attributes: { feed: true } }) { id digest version } }';
 const UPDATE = 'mutation($id: ID, $n: Int) { updateSession(id: $id, patch: { set: { n: $n } }) { digest version } }';
 const READ = 'query($ids: [ID!]!) { sessions(ids: $ids) { digest version } }';
 
@@ -338,7 +340,7 @@ describe('Redis Cluster', () => {
     while (ids.length < 9 || onPrimary < 3) {
       const { id, digest } = await issue(pair.b);
       ids.push(id);
-      if ((await ownerOf(`${pair.namespace}:{${digest}}`)) === primary) onPrimary++;
+      if ((await ownerOf((pair.b.store as RedisSessionStore).keyOf(digest))) === primary) onPrimary++;
     }
     await watched.client.getMany(ids); // cached
 
@@ -361,7 +363,7 @@ describe('Redis Cluster', () => {
     const streams = await Promise.all([subscribed(pair.wsA), subscribed(pair.wsB)]);
     const clients = await Promise.all([cachingClient(pair.baseA), cachingClient(pair.baseB)]);
     const { id, digest } = await issue(pair.b);
-    const key = `${pair.namespace}:{${digest}}`;
+    const key = (pair.b.store as RedisSessionStore).keyOf(digest);
     const slot = calculateSlot(key);
     const source = await ownerOf(key);
     const primaries = cluster.nodes.filter((node) => node.running && node.role === 'primary');

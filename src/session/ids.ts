@@ -10,7 +10,10 @@
  * (`principalTag`: an HMAC of the principal under a key the store keeps, so a tag reveals nothing
  * of who it belongs to), so every session of one principal shares one Redis Cluster hash tag with
  * that principal's index, and "issue and index", "revoke all" and the session limit are each one
- * atomic script. An anonymous session's tag is random.
+ * atomic script. An anonymous session's tag is random. The top bit of a tag says which it is (set
+ * for a principal's), so the store knows from a digest alone whether a session has an index to
+ * keep: an anonymous session's writes touch its own key only (a script on a key and an index
+ * that does not exist is refused with TRYAGAIN while its slot migrates).
  *
  * IDs are bearer secrets, so they are never stored in the clear: the store keys a session by
  * `sessionDigest(id)` (its tag, then a SHA-256 of the ID), which is also the session's public
@@ -26,10 +29,14 @@ export const TAG_LENGTH = 4;
 
 const WELL_FORMED = /^[A-Za-z0-9_-]{43}$/;
 
-/** A new ID: random, with `tag` (3 bytes) in front when given, else a random tag too. */
+/** The bit of a tag's first byte that marks a principal's tag. */
+const PRINCIPAL_BIT = 0x80;
+
+/** A new ID: random, with `tag` (3 bytes, a `principalTag`) in front when given, else a random anonymous tag. */
 export function generateSessionId(tag?: Buffer): string {
   const bytes = randomBytes(ID_BYTES);
   if (tag !== undefined) tag.copy(bytes, 0, 0, TAG_BYTES);
+  else bytes[0] = (bytes[0] as number) & ~PRINCIPAL_BIT;
   return bytes.toString('base64url');
 }
 
@@ -63,7 +70,17 @@ export function digestTag(digest: string): string {
 
 /** The tag every session of `principal` carries, under the store's tag key. */
 export function principalTag(tagKey: Buffer, principal: string): Buffer {
-  return createHmac('sha256', tagKey).update(principal).digest().subarray(0, TAG_BYTES);
+  const tag = createHmac('sha256', tagKey).update(principal).digest().subarray(0, TAG_BYTES);
+  tag[0] = (tag[0] as number) | PRINCIPAL_BIT;
+  return tag;
+}
+
+/** Base64url characters whose 6 bits start with the principal bit set. */
+const PRINCIPAL_FIRST = new Set('ghijklmnopqrstuvwxyz0123456789-_');
+
+/** Whether a digest (or an ID) carries a principal's tag: whether its session may be indexed. */
+export function hasPrincipalTag(digestOrId: string): boolean {
+  return PRINCIPAL_FIRST.has(digestOrId[0] as string);
 }
 
 /** The tag a `principalTag` gives, as it appears at the start of IDs and digests. */

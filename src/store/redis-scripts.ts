@@ -10,7 +10,9 @@
  * deadline.
  *
  * Keys: `<namespace>:{<tag>}:<digest>` for a session and `<namespace>:{<tag>}:index` for the
- * index of the principals whose sessions carry that tag (`session/ids.ts`). One tag, one Redis
+ * index of the principals whose sessions carry that tag (`session/ids.ts`). A session script gets
+ * the index as KEYS[2] only when the tag is a principal's; an anonymous session's scripts have
+ * its own key alone. One tag, one Redis
  * Cluster slot: every script's keys share its KEYS[1]'s tag, so each is atomic on a Cluster too.
  * Every key a script touches is declared in KEYS; where a script needs the sessions an index
  * names (eviction, revoke-all), the store reads the index first and declares them, and the
@@ -111,7 +113,9 @@ export const CREATE_SESSION = `${COMMON}
 if redis.call('EXISTS', KEYS[1]) == 1 then return { 'TAKEN' } end
 local principal = ARGV[4]
 local evicted = { 'OK' }
-if principal ~= '' then
+-- Indexed: a principal's session under a principal's tag (KEYS[2] is then its index).
+local indexed = principal ~= '' and KEYS[2] ~= nil
+if indexed then
   local now = tonumber(ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - ${PRUNE_MARGIN_MS}))
   local most = tonumber(ARGV[6])
@@ -158,7 +162,7 @@ if principal ~= '' then
   end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
-if principal ~= '' then
+if indexed then
   redis.call('ZADD', KEYS[2], ARGV[3], member(principal, ARGV[1]))
   index_expiry(KEYS[2])
 end
@@ -182,7 +186,7 @@ if not s then
 end
 if ARGV[3] ~= '' and s.principal ~= ARGV[3] then return 0 end
 redis.call('DEL', KEYS[1])
-if s.principal ~= '' then
+if s.principal ~= '' and KEYS[2] then
   redis.call('ZREM', KEYS[2], member(s.principal, ARGV[1]))
   index_expiry(KEYS[2])
 end
@@ -204,7 +208,7 @@ if not s or s.last ~= ARGV[2] then return false end
 local deadline = capped(ARGV[4], s)
 redis.call('SETRANGE', KEYS[1], 2, ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], deadline)
-if s.principal ~= '' then
+if s.principal ~= '' and KEYS[2] then
   redis.call('ZADD', KEYS[2], deadline, member(s.principal, ARGV[1]))
   index_expiry(KEYS[2])
 end
@@ -280,7 +284,7 @@ local next_value = '2|' .. ARGV[6] .. '|' .. max_inactive .. '|' .. s.created ..
   .. #s.principal .. '|' .. s.principal .. #s.user_agent .. '|' .. s.user_agent .. #s.address .. '|' .. s.address
   .. table.concat(parts)
 redis.call('SET', KEYS[1], next_value, 'PXAT', deadline)
-if s.principal ~= '' then
+if s.principal ~= '' and KEYS[2] then
   redis.call('ZADD', KEYS[2], deadline, member(s.principal, digest))
   index_expiry(KEYS[2])
 end
@@ -304,7 +308,7 @@ if tonumber(ARGV[3]) > 0 then
 else
   redis.call('DEL', KEYS[1])
 end
-if s.principal ~= '' then
+if s.principal ~= '' and KEYS[2] then
   redis.call('ZREM', KEYS[2], member(s.principal, ARGV[1]))
   index_expiry(KEYS[2])
 end

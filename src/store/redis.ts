@@ -27,7 +27,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, ChainableCommander, default as Redis } from 'ioredis';
 import { GatewayError } from '../errors';
-import { digestTag } from '../session/ids';
+import { digestTag, hasPrincipalTag } from '../session/ids';
 import { patchError, principalChangeRefused, sessionNotFound, type SessionPatch, type StoredSession } from '../session/model';
 import { decodeForward, decodeSession, encodeForward, encodeSession, readAttribute } from './redis-codec';
 import { RedisChangeFeed } from './redis-changes';
@@ -75,10 +75,10 @@ type Arg = string | number;
 /** The client with the commands `defineCommand` adds. */
 interface ScriptedRedis extends Redis {
   createSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string[]>;
-  touchSession(key: string, index: string, ...args: Arg[]): Promise<number | null>;
-  updateSessionBuffer(key: string, index: string, ...args: Arg[]): Promise<Array<Buffer | number>>;
-  destroySession(key: string, index: string, ...args: Arg[]): Promise<number>;
-  retireSession(key: string, index: string, ...args: Arg[]): Promise<string>;
+  touchSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<number | null>;
+  updateSessionBuffer(keyCount: number, ...keysAndArgs: Arg[]): Promise<Array<Buffer | number>>;
+  destroySession(keyCount: number, ...keysAndArgs: Arg[]): Promise<number>;
+  retireSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string>;
   revokePrincipal(keyCount: number, ...keysAndArgs: Arg[]): Promise<number>;
 }
 
@@ -148,6 +148,14 @@ export class RedisSessionStore implements SessionStore {
     return `${this.prefix}{${tag}}:index`;
   }
 
+  /**
+   * A write script's keys, count first: the session's, and its principal's index when its tag
+   * is a principal's (an anonymous session has none, and its scripts touch its own key only).
+   */
+  private sessionKeys(digest: string): Arg[] {
+    return hasPrincipalTag(digest) ? [2, this.keyOf(digest), this.indexOf(digestTag(digest))] : [1, this.keyOf(digest)];
+  }
+
   now(): number {
     return Date.now() + this.clockOffsetMs;
   }
@@ -158,7 +166,7 @@ export class RedisSessionStore implements SessionStore {
     const args: Arg[] = [digest, encodeSession(session), expiresAtMs, session.principal ?? '', session.lastAccessedAtMs, limit?.maxSessions ?? 0, limit?.policy ?? 'evict', session.version];
     let declared: string[] = [];
     for (let attempt = 0; attempt < DECLARE_ATTEMPTS; attempt++) {
-      const keys = [key, index, ...declared];
+      const keys = hasPrincipalTag(digest) ? [key, index, ...declared] : [key];
       const reply = await this.write<string[]>('create', 'createSession', [keys.length, ...keys, ...args], (answer) => String(answer[0]) === 'OK');
       const status = String(reply[0]);
       if (status === 'TAKEN') return null;
@@ -254,9 +262,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   touch(digest: string, seenLastAccessedAtMs: number, times: WriteTimes): Promise<boolean> {
-    const key = this.keyOf(digest);
-    const index = this.indexOf(digestTag(digest));
-    return this.call('touch', () => this.redis.touchSession(key, index, digest, stamp(seenLastAccessedAtMs), stamp(times.nowMs), times.expiresAtMs)).then((reply) => reply !== null);
+    const keys = this.sessionKeys(digest);
+    return this.call('touch', () => this.redis.touchSession(...(keys as [number, ...Arg[]]), digest, stamp(seenLastAccessedAtMs), stamp(times.nowMs), times.expiresAtMs)).then((reply) => reply !== null);
   }
 
   async update(digest: string, patch: SessionPatch, times: UpdateTimes): Promise<UpdateResult> {
@@ -274,7 +281,7 @@ export class RedisSessionStore implements SessionStore {
     ];
     for (const [name, json] of patch.set) args.push(name, json);
     args.push(digest);
-    const reply = await this.write<Array<Buffer | number>>('update', 'updateSessionBuffer', [this.keyOf(digest), this.indexOf(digestTag(digest)), ...args], (answer) => String(answer[0]) === 'OK');
+    const reply = await this.write<Array<Buffer | number>>('update', 'updateSessionBuffer', [...this.sessionKeys(digest), ...args], (answer) => String(answer[0]) === 'OK');
     const status = String(reply[0]);
     if (status === 'NOT_FOUND') throw sessionNotFound();
     if (status === 'PRINCIPAL') throw principalChangeRefused();
@@ -286,12 +293,12 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async destroy(digest: string, reason: RevokeReason, owner?: string): Promise<boolean> {
-    const keys = [this.keyOf(digest), this.indexOf(digestTag(digest))];
+    const keys = this.sessionKeys(digest);
     return (await this.write<number>('destroy', 'destroySession', [...keys, digest, reason, owner ?? ''], (removed) => removed > 0)) > 0;
   }
 
   async retire(digest: string, retirement: Retirement): Promise<RetireResult> {
-    const keys = [this.keyOf(digest), this.indexOf(digestTag(digest))];
+    const keys = this.sessionKeys(digest);
     const args = [digest, retirement.expectedVersion, retirement.graceMs, encodeForward(retirement.forward)];
     return (await this.write<string>('retire', 'retireSession', [...keys, ...args], (answer) => answer === 'RETIRED')) as RetireResult;
   }
@@ -462,10 +469,10 @@ export class RedisSessionStore implements SessionStore {
 
 function defineScripts(client: RedisConnection): void {
   client.defineCommand('createSession', { lua: CREATE_SESSION });
-  client.defineCommand('touchSession', { lua: TOUCH_SESSION, numberOfKeys: 2 });
-  client.defineCommand('updateSession', { lua: UPDATE_SESSION, numberOfKeys: 2 });
-  client.defineCommand('destroySession', { lua: DESTROY_SESSION, numberOfKeys: 2 });
-  client.defineCommand('retireSession', { lua: RETIRE_SESSION, numberOfKeys: 2 });
+  client.defineCommand('touchSession', { lua: TOUCH_SESSION });
+  client.defineCommand('updateSession', { lua: UPDATE_SESSION });
+  client.defineCommand('destroySession', { lua: DESTROY_SESSION });
+  client.defineCommand('retireSession', { lua: RETIRE_SESSION });
   client.defineCommand('revokePrincipal', { lua: REVOKE_PRINCIPAL });
 }
 

@@ -108,7 +108,7 @@ export async function measureAnnounceCost(
     const runs = new Map<AnnounceVariant, Array<Omit<AnnounceCost, 'variant' | 'updates' | 'rounds'>>>(variants.map((variant) => [variant, []]));
     for (let round = 0; round < options.rounds; round++) {
       for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
-        store.client.defineCommand('updateSession', { lua: script(variant), numberOfKeys: 2 });
+        store.client.defineCommand('updateSession', { lua: script(variant) });
         await updates(200); // the script loaded on the owner (NOSCRIPT, then EVAL), the connections warm
         const [cpuBefore, messagesBefore, bytesBefore, startedAt] = [await cluster.cpuSeconds(), await busMessagesReceived(), cluster.busBytes(), performance.now()];
         await updates(options.updates);

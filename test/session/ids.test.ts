@@ -7,6 +7,7 @@ import {
   ID_BYTES,
   ID_LENGTH,
   generateSessionId,
+  hasPrincipalTag,
   isWellFormedDigest,
   isWellFormedSessionId,
   openForward,
@@ -161,6 +162,16 @@ describe('tags', () => {
       expect(sessionDigest(id).slice(0, 4)).toBe(tagText(tag));
     }
     expect(new Set(ids).size).toBe(100);
+  });
+
+  test('the top bit of a tag tells a principal\'s from an anonymous one, in the ID and in its digest', () => {
+    const tag = principalTag(Buffer.alloc(32, 3), 'user-1');
+    for (let i = 0; i < 200; i++) {
+      const anonymous = generateSessionId();
+      const signedIn = generateSessionId(tag);
+      expect([hasPrincipalTag(anonymous), hasPrincipalTag(sessionDigest(anonymous))]).toEqual([false, false]);
+      expect([hasPrincipalTag(signedIn), hasPrincipalTag(sessionDigest(signedIn))]).toEqual([true, true]);
+    }
   });
 
   test('a principal\'s tag depends on the key: without it, the tag says nothing of who it belongs to', () => {
