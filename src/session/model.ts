@@ -250,7 +250,7 @@ export function validatePatch(input: SessionPatchInput, limits: SessionLimits): 
 
 /**
  * The stored part of a session: what a store keeps and a patch changes. When it was last used
- * and when it expires are decided by the rules below (`idleDeadlineMs`) and handed to the store.
+ * and when it expires are decided by the rules below (`sessionDeadlineMs`) and handed to the store.
  */
 export interface SessionState {
   principal: string | null;
