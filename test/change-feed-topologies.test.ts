@@ -263,6 +263,29 @@ async function flowsAgain(pair: Pair, watched: WatchedClient, id: string): Promi
  * Kills the node gateway A's feed listens on; `recovered` resolves once the deployment has
  * recovered (a killed primary's replica elected; on Cluster, the killed node restarted).
  */
+/**
+ * The sessions `ids` cached by `watched`, written through B while `failover` runs: every
+ * acknowledged change reaches A's stream, or the stream says it lost some; either way the client
+ * answers what the gateway holds, and changes flow again after. (A forced failover may lose
+ * acknowledged writes, the README's "what each setting can lose": what the client must answer is
+ * what the gateway holds, whichever that is.)
+ */
+async function failoverUnderWrites(pair: Pair, stream: Subscription, watched: WatchedClient, ids: string[], failover: () => Promise<unknown>): Promise<void> {
+  await watched.client.getMany(ids); // cached
+  const writes = writesUnder(pair.b, ids);
+  await waitUntil(async () => writes.acknowledged.length >= 20, 10_000);
+  await failover();
+  const afterFailover = writes.acknowledged.length;
+  await waitUntil(async () => writes.acknowledged.length >= afterFailover + 20, RECOVERY_MS);
+  await writes.stop();
+  const last = await update(pair.b, ids[0] as string);
+
+  const outcome = await gaplessOrReported(stream, writes.acknowledged, last);
+  if (outcome === 'reported') expect(watched.stream).toContain('down');
+  await clientAgrees(watched.client, pair.b, ids);
+  await flowsAgain(pair, watched, ids[1] as string);
+}
+
 type Killer = (pair: Pair) => Promise<{ recovered: Promise<void> }>;
 
 const clusterKill: Killer = async (pair) => {
@@ -342,20 +365,7 @@ describe('Redis Cluster', () => {
       ids.push(id);
       if ((await ownerOf((pair.b.store as RedisSessionStore).keyOf(digest))) === primary) onPrimary++;
     }
-    await watched.client.getMany(ids); // cached
-
-    const writes = writesUnder(pair.b, ids);
-    await waitUntil(async () => writes.acknowledged.length >= 20, 10_000);
-    await cluster.failover(primary, 'graceful');
-    const afterFailover = writes.acknowledged.length;
-    await waitUntil(async () => writes.acknowledged.length >= afterFailover + 20, RECOVERY_MS);
-    await writes.stop();
-    const last = await update(pair.b, ids[0] as string);
-
-    const outcome = await gaplessOrReported(stream, writes.acknowledged, last);
-    if (outcome === 'reported') expect(watched.stream).toContain('down');
-    await clientAgrees(watched.client, pair.b, ids);
-    await flowsAgain(pair, watched, ids[1] as string);
+    await failoverUnderWrites(pair, stream, watched, ids, () => cluster.failover(primary, 'graceful'));
   }, 60_000);
 
   test('a slot holding a session moves to another primary (SETSLOT, MIGRATE): each change, before, during and after the move, reaches every subscriber of both gateways', async () => {
@@ -404,21 +414,6 @@ describe('Sentinel', () => {
     const watched = await cachingClient(pair.baseA);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await issue(pair.b)).id);
-    await watched.client.getMany(ids); // cached
-
-    const writes = writesUnder(pair.b, ids);
-    await waitUntil(async () => writes.acknowledged.length >= 20, 10_000);
-    await sentinel.failover('graceful');
-    const afterFailover = writes.acknowledged.length;
-    await waitUntil(async () => writes.acknowledged.length >= afterFailover + 20, RECOVERY_MS);
-    await writes.stop();
-    const last = await update(pair.b, ids[0] as string);
-
-    // A forced failover may lose acknowledged writes (the README's "what each setting can
-    // lose"); what the client must answer is what the gateway holds, whichever that is.
-    const outcome = await gaplessOrReported(stream, writes.acknowledged, last);
-    if (outcome === 'reported') expect(watched.stream).toContain('down');
-    await clientAgrees(watched.client, pair.b, ids);
-    await flowsAgain(pair, watched, ids[1] as string);
+    await failoverUnderWrites(pair, stream, watched, ids, () => sentinel.failover('graceful'));
   }, 90_000);
 });

@@ -332,8 +332,12 @@ export function sessionNotFound(): GatewayError {
  * session's absolute deadline (an update's deadline is computed before the store is read).
  */
 export function sessionDeadlineMs(usedAtMs: number, maxInactiveSeconds: number, absoluteExpiresAtMs: number): number {
-  const idle = usedAtMs + maxInactiveSeconds * 1000;
-  return absoluteExpiresAtMs > 0 && absoluteExpiresAtMs < idle ? absoluteExpiresAtMs : idle;
+  return withinLifetimeMs(usedAtMs + maxInactiveSeconds * 1000, absoluteExpiresAtMs);
+}
+
+/** A deadline, never past the absolute one (0 for none): what a store applies to every write. */
+export function withinLifetimeMs(deadlineMs: number, absoluteExpiresAtMs: number): number {
+  return absoluteExpiresAtMs > 0 && absoluteExpiresAtMs < deadlineMs ? absoluteExpiresAtMs : deadlineMs;
 }
 
 /** When a lifetime of `lifetimeSeconds` that starts at `startMs` ends; 0 for none. */

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors';
-import { applyPatch, patchError, principalChangeRefused, sessionNotFound, type SessionPatch, type StoredSession } from '../session/model';
+import { applyPatch, patchError, principalChangeRefused, sessionNotFound, withinLifetimeMs, type SessionPatch, type StoredSession } from '../session/model';
 import {
   NO_SESSION,
   type AttributeRead,
@@ -282,7 +282,7 @@ export class MemorySessionStore implements SessionStore {
 
 /** The deadline asked for, never past the session's absolute deadline. */
 function capped(expiresAtMs: number, session: StoredSession): number {
-  return session.absoluteExpiresAtMs > 0 && session.absoluteExpiresAtMs < expiresAtMs ? session.absoluteExpiresAtMs : expiresAtMs;
+  return withinLifetimeMs(expiresAtMs, session.absoluteExpiresAtMs);
 }
 
 function copy(session: StoredSession): StoredSession {

@@ -25,8 +25,18 @@
  * pruned when the index is written; the index key expires with its latest member.
  */
 
+import { createHash } from 'node:crypto';
+
 /** Members this far past their deadline are pruned (a little slack for clocks between hosts). */
 export const PRUNE_MARGIN_MS = 2000;
+
+/**
+ * How an index names a principal's members: `<this>:<digest>`, the first 16 hex digits of the
+ * principal's SHA-1 (the scripts' `member`, with Redis's `sha1hex`).
+ */
+export function indexMemberPrefix(principal: string): string {
+  return `${createHash('sha1').update(principal).digest('hex').slice(0, 16)}:`;
+}
 
 /** The channel the scripts announce changes on (see COMMON). */
 export function changeChannel(namespace: string): string {

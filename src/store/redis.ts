@@ -23,7 +23,7 @@
  * frozen Redis resumes). The client keeps reconnecting in the background and the store serves
  * again as soon as Redis is back.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, ChainableCommander, default as Redis } from 'ioredis';
 import { GatewayError } from '../errors';
@@ -32,7 +32,7 @@ import { patchError, principalChangeRefused, sessionNotFound, type SessionPatch,
 import { decodeForward, decodeSession, encodeForward, encodeSession, readAttribute } from './redis-codec';
 import { RedisChangeFeed } from './redis-changes';
 import { classifyRedisError, storeUnavailable } from './redis-errors';
-import { changeChannel, CREATE_SESSION, DESTROY_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
+import { changeChannel, indexMemberPrefix, CREATE_SESSION, DESTROY_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
 import {
   NO_SESSION,
   type AttributeRead,
@@ -488,6 +488,6 @@ function decodeFound(value: Buffer | null): Found {
 
 /** The digests an index lists for `principal` (members are `<principal hash>:<digest>`). */
 function ownMembers(members: readonly string[], principal: string): string[] {
-  const prefix = `${createHash('sha1').update(principal).digest('hex').slice(0, 16)}:`;
+  const prefix = indexMemberPrefix(principal);
   return members.filter((member) => member.startsWith(prefix)).map((member) => member.slice(prefix.length));
 }

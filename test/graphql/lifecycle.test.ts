@@ -7,9 +7,33 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { sessionDigest } from '../../src/session/ids';
+import { watchGraphQLDoors, watchRestDoors, type DoorWatch, type GraphQLDoor, type RestDoor } from '../support/doors';
 import { errorCode, gatewayOverRedis, SERVICE, startGateway, type Gateway } from '../support/gateway';
 
 const fx = gatewayOverRedis({ ROTATION_GRACE_SECONDS: '0', MAX_SESSIONS_PER_PRINCIPAL: '0' });
+
+let graphqlDoors: DoorWatch<GraphQLDoor>;
+let restDoors: DoorWatch<RestDoor>;
+beforeAll(() => {
+  graphqlDoors = watchGraphQLDoors();
+  restDoors = watchRestDoors();
+});
+afterAll(() => {
+  graphqlDoors.restore();
+  restDoors.restore();
+});
+
+/** The same query as a POST (the compiled path takes it) and as a GET (Apollo does): each response, by the door that gave it. */
+async function throughBothDoors(gateway: Gateway, query: string, headers: Record<string, string>): Promise<Map<GraphQLDoor, Awaited<ReturnType<Gateway['gql']>>>> {
+  const answers = new Map<GraphQLDoor, Awaited<ReturnType<Gateway['gql']>>>();
+  await graphqlDoors.take();
+  answers.set('compiled', await gateway.gql(query, {}, headers));
+  expect(await graphqlDoors.take()).toEqual(['compiled']);
+  const get = await gateway.http.get(`/graphql?${new URLSearchParams({ query })}`).set(headers).set('Apollo-Require-Preflight', 'true');
+  expect(await graphqlDoors.take()).toEqual(['apollo']);
+  answers.set('apollo', { status: get.status, headers: get.headers as Record<string, string>, body: get.body });
+  return answers;
+}
 
 const ISSUE = 'mutation Issue($input: IssueSessionInput) { issueSession(input: $input) { id digest principal authenticatedAt absoluteExpiresAt expiresAt device { userAgent clientAddress } } }';
 const ROTATE = 'mutation Rotate($id: ID, $input: RotateSessionInput) { rotateSession(id: $id, input: $input) { id digest principal version authenticatedAt attributes } }';
@@ -77,8 +101,10 @@ describe("a principal's sessions", () => {
     const tablet = await issue(fx.gateway, { principal, device: { userAgent: 'Tablet' } });
     const stranger = await issue(fx.gateway, { principal: newPrincipal() });
 
-    // Both doors answer the same list (the query goes through the compiled path; a named one too).
-    const listed = await fx.gateway.gql(MINE, {}, { 'X-Session-ID': laptop.id });
+    // Both doors answer the same list.
+    const byDoor = await throughBothDoors(fx.gateway, MINE, { 'X-Session-ID': laptop.id });
+    expect(byDoor.get('compiled')?.body).toEqual(byDoor.get('apollo')?.body);
+    const listed = byDoor.get('compiled') as Awaited<ReturnType<Gateway['gql']>>;
     expect(listed.body.data?.mySessions.map((s: { handle: string }) => s.handle).sort()).toEqual([phone.digest, laptop.digest, tablet.digest].sort());
     expect(listed.body.data?.mySessions.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
 
@@ -135,18 +161,24 @@ describe("a principal's sessions", () => {
 });
 
 describe('a rotation with a grace (ROTATION_GRACE_SECONDS)', () => {
-  test('the old ID reads the new session and is told the new ID in X-Session-ID, through GraphQL and the REST shim; writes are refused', async () => {
+  test('the old ID reads the new session and is told the new ID in X-Session-ID, through both GraphQL doors and both REST doors; writes are refused', async () => {
     const graced = await startGateway({ redisUrl: fx.server.url, env: { ROTATION_GRACE_SECONDS: '30' } });
     try {
       const old = await issue(graced, { principal: newPrincipal(), attributes: { user: { id: 5 } } });
       const rotated = await graced.gql(ROTATE, { id: old.id }, SERVICE);
       const next = rotated.body.data?.rotateSession.id as string;
-      const read = await graced.gql('{ session { id attributes } }', {}, { 'X-Session-ID': old.id });
-      expect(read.body.data?.session).toEqual({ id: next, attributes: { user: { id: 5 } } });
-      expect(read.headers['x-session-id']).toBe(next);
-      const rest = await graced.http.get('/api/v2/session').set('X-Session-ID', old.id);
-      expect(rest.headers['x-session-id']).toBe(next);
-      expect(rest.body).toEqual({ id: 5 });
+      for (const read of (await throughBothDoors(graced, '{ session { id attributes } }', { 'X-Session-ID': old.id })).values()) {
+        expect(read.body.data?.session).toEqual({ id: next, attributes: { user: { id: 5 } } });
+        expect(read.headers['x-session-id']).toBe(next);
+      }
+      // The direct lane takes a plain GET; an Origin sends it through Fastify (CORS).
+      for (const [door, headers] of [['direct lane', {}], ['fastify', { Origin: 'https://app.example.com' }]] as const) {
+        await restDoors.take();
+        const rest = await graced.http.get('/api/v2/session').set({ 'X-Session-ID': old.id, ...headers });
+        expect(await restDoors.take()).toEqual([door]);
+        expect(rest.headers['x-session-id']).toBe(next);
+        expect(rest.body).toEqual({ id: 5 });
+      }
       const write = await graced.gql('mutation { updateSession(patch: { set: { a: 1 } }) { id } }', {}, { ...SERVICE, 'X-Session-ID': old.id });
       expect(errorCode(write)).toBe('SESSION_NOT_FOUND');
       expect((await graced.gql('{ session { attributes } }', {}, { 'X-Session-ID': next })).body.data?.session).toEqual({ attributes: { user: { id: 5 } } });

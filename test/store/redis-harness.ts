@@ -3,11 +3,11 @@
  * made by writing the session's key directly, through a client of the test's own (`keys`: a
  * plain connection, or a Cluster client for a Cluster).
  */
-import { createHash } from 'node:crypto';
 import type { Cluster, default as Redis } from 'ioredis';
 import { storedDeadlineMs } from '../../src/session/model';
 import { decodeSession, LAST_ACCESS_OFFSET } from '../../src/store/redis-codec';
 import type { RedisSessionStore } from '../../src/store/redis';
+import { indexMemberPrefix } from '../../src/store/redis-scripts';
 import { waitUntil } from '../support/gateway';
 import type { StoreHarness } from './store.contract';
 
@@ -25,7 +25,7 @@ export function redisHarness(store: RedisSessionStore, keys: Redis | Cluster): S
       await keys.pexpireat(key, storedDeadlineMs({ ...stored, lastAccessedAtMs }));
     },
     async indexed(principal, service) {
-      const prefix = `${createHash('sha1').update(principal).digest('hex').slice(0, 16)}:`;
+      const prefix = indexMemberPrefix(principal);
       const members = await keys.zrange(store.indexOf(await service.tagOf(principal)), 0, -1);
       return members.filter((member) => member.startsWith(prefix)).map((member) => member.slice(prefix.length));
     },
