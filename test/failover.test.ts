@@ -15,6 +15,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createLogger } from '../src/logger';
 import { SERVICE, startGateway, type Gateway } from './support/gateway';
 import { startCluster, type RedisCluster } from './support/redis-cluster';
 import { startSentinelGroup, type SentinelGroup } from './support/redis-sentinel';
@@ -29,6 +30,7 @@ interface Outcome {
   readonly endedAt: number;
   readonly id: string | null;
   readonly code: string | null;
+  readonly message: string | null;
   readonly status: number;
 }
 
@@ -40,6 +42,10 @@ interface Figures {
   acknowledged: number;
   failed: number;
   failedCodes: Record<string, number>;
+  /** The first message of each code: what a caller was told. */
+  failedMessages: Record<string, string>;
+  /** The gateway's first error log lines (an INTERNAL's cause is logged, never told). */
+  errorsLogged: string[];
   slowestFailureMs: number;
   electedAfterS: number;
   recoveredAfterElectionS: number;
@@ -55,7 +61,8 @@ function writers(gateway: Gateway): { outcomes: Outcome[]; stop(): Promise<void>
       const startedAt = Date.now();
       const response = await gateway.gql(ISSUE, {}, SERVICE);
       const id = (response.body.data?.issueSession?.id as string | undefined) ?? null;
-      outcomes.push({ startedAt, endedAt: Date.now(), id, code: response.body.errors?.[0]?.extensions?.code ?? null, status: response.status });
+      const error = response.body.errors?.[0];
+      outcomes.push({ startedAt, endedAt: Date.now(), id, code: error?.extensions?.code ?? null, message: error?.message ?? null, status: response.status });
     }
   });
   return {
@@ -91,7 +98,9 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
  * again, then the read-back. Returns the figures; the assertions are the caller's.
  */
 async function run(topology: string, mode: 'graceful' | 'kill', ackReplicas: number, env: Record<string, string>, failover: () => Promise<{ seconds: number }>): Promise<Figures> {
-  const gateway = await startGateway({ env: { ...env, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), REDIS_ACK_REPLICAS: String(ackReplicas) } });
+  const errorsLogged: string[] = [];
+  const logger = createLogger('error', { write: (line: string) => void (errorsLogged.length < 5 && errorsLogged.push(line.trim())) });
+  const gateway = await startGateway({ logger, env: { ...env, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), REDIS_ACK_REPLICAS: String(ackReplicas) } });
   try {
     const traffic = writers(gateway);
     await waitFor(() => traffic.outcomes.filter((o) => o.id !== null).length >= 100, 20_000);
@@ -110,7 +119,12 @@ async function run(topology: string, mode: 'graceful' | 'kill', ackReplicas: num
     const lastFailureEnd = Math.max(electedAt, ...failed.map((o) => o.endedAt));
     const acknowledged = outcomes.flatMap((o) => (o.id === null ? [] : [o.id]));
     const failedCodes: Record<string, number> = {};
-    for (const o of failed) failedCodes[o.code ?? `status ${o.status}`] = (failedCodes[o.code ?? `status ${o.status}`] ?? 0) + 1;
+    const failedMessages: Record<string, string> = {};
+    for (const o of failed) {
+      const code = o.code ?? `status ${o.status}`;
+      failedCodes[code] = (failedCodes[code] ?? 0) + 1;
+      failedMessages[code] ??= o.message ?? '';
+    }
     const figures: Figures = {
       topology,
       failover: mode,
@@ -119,6 +133,8 @@ async function run(topology: string, mode: 'graceful' | 'kill', ackReplicas: num
       acknowledged: acknowledged.length,
       failed: failed.length,
       failedCodes,
+      failedMessages,
+      errorsLogged,
       slowestFailureMs: Math.max(0, ...failed.map((o) => o.endedAt - o.startedAt)),
       electedAfterS: seconds,
       recoveredAfterElectionS: (lastFailureEnd - electedAt) / 1000,
@@ -146,7 +162,8 @@ function record(figures: Figures): void {
 
 /** What holds in every run, acknowledged by replicas or not. */
 function expectHonestFailures(figures: Figures): void {
-  expect(Object.keys(figures.failedCodes).filter((code) => code !== 'STORE_UNAVAILABLE')).toEqual([]);
+  // With what each was told, so that a failure here says why.
+  expect({ told: Object.entries(figures.failedMessages).filter(([code]) => code !== 'STORE_UNAVAILABLE'), logged: figures.errorsLogged }).toEqual({ told: [], logged: [] });
   // Every failure answered by the deadline (plus scheduling slack on a loaded 2-core machine).
   expect(figures.slowestFailureMs).toBeLessThan(COMMAND_TIMEOUT_MS + 1000);
   expect(figures.recoveredAfterElectionS).toBeLessThanOrEqual(RECOVERY_BOUND_S);

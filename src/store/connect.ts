@@ -11,7 +11,7 @@
  *   100 ms, which the store's per-call deadline (the command timeout) bounds; the slot map is
  *   refreshed when a redirect says it moved.
  * - Sentinel: the primary is asked of the sentinels on every connect, the sentinels' own
- *   failover announcements are followed at once, and a READONLY reply (we are talking to a
+ *   failover announcements are followed at once (sentinel-connector.ts), and a READONLY reply (we are talking to a
  *   primary that was demoted) drops the connection so the next command reaches the new one.
  *
  * Without a Redis, the embedded store.
@@ -21,6 +21,7 @@ import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { Config, RedisConfig } from '../config';
 import { MemorySessionStore } from './memory';
 import { RedisSessionStore, type RedisConnection } from './redis';
+import { FailoverFollowingSentinelConnector } from './sentinel-connector';
 import type { CommandObserver, SessionStore } from './store';
 
 export interface StoreParts {
@@ -88,9 +89,14 @@ export function redisConnection(redis: RedisConfig, commandTimeoutMs: number): R
         name: topology.primaryName,
         role: 'master',
         ...(redis.sentinelPassword === undefined ? {} : { sentinelPassword: redis.sentinelPassword }),
-        ...(redis.sentinelTls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-        // Follow the sentinels' +switch-master at once rather than on the next error.
-        failoverDetector: true,
+        // TLS to the primary (REDIS_TLS) and to the sentinels (REDIS_SENTINEL_TLS) are separate:
+        // in Sentinel mode ioredis uses `tls` for the primary only with enableTLSForSentinelMode,
+        // and `sentinelTLS` for the sentinels whatever that flag says.
+        ...(redis.tls ? { enableTLSForSentinelMode: true } : {}),
+        ...(redis.sentinelTls ? { sentinelTLS: {} } : {}),
+        // Follow the sentinels' +switch-master at once rather than on the next error, without
+        // ioredis's own detector, which can end the connection for good (sentinel-connector.ts).
+        Connector: FailoverFollowingSentinelConnector,
         sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
         // A demoted primary answers writes with READONLY: reconnect (asking the sentinels anew),
         // and fail this command as not applied (1: reconnect without resending it).

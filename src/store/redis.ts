@@ -219,13 +219,16 @@ export class RedisSessionStore implements SessionStore {
     const values: Array<Buffer | null> = new Array<Buffer | null>(keys.length).fill(null);
     const fill = (indexes: readonly number[], found: ReadonlyArray<Buffer | null>): void => indexes.forEach((index, at) => (values[index] = found[at] ?? null));
     const one = (indexes: readonly number[]): Promise<void> => this.redis.mgetBuffer(indexes.map((index) => keys[index] as string)).then((found) => fill(indexes, found));
-    const ready = new Set(cluster.nodes('master').filter((node) => node.status === 'ready').map((node) => `${node.options.host}:${node.options.port}`));
-    const reads = [...byNode.entries()].map(async ([node, groups]) => {
+    const ready = new Map(cluster.nodes('master').filter((node) => node.status === 'ready').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    const reads = [...byNode.entries()].map(async ([address, groups]) => {
       // A node not connected (down, or gone in a failover the slot map has not caught up with):
       // one command per slot, which rides out the failover, instead of a pipeline to nowhere.
-      if (!ready.has(node)) return Promise.all(groups.map(one)).then(() => undefined);
+      const node = ready.get(address);
+      if (node === undefined) return Promise.all(groups.map(one)).then(() => undefined);
       if (groups.length === 1) return one(groups[0] as number[]);
-      const pipeline = this.redis.pipeline();
+      // On the node's own connection, not a Cluster pipeline (see `write`): one socket, so each
+      // answer is the answer to the command in its place.
+      const pipeline = node.pipeline();
       for (const indexes of groups) pipeline.mgetBuffer(indexes.map((index) => keys[index] as string));
       const results = (await pipeline.exec()) ?? [];
       const again: Array<Promise<void>> = [];
@@ -378,12 +381,20 @@ export class RedisSessionStore implements SessionStore {
       let scripted: [Error | null, unknown] | undefined;
       let waited: [Error | null, unknown] | undefined;
       for (;;) {
-        const pipeline = writer.pipeline() as ScriptedPipeline;
+        const target = this.cluster ? primaryFor(writer as unknown as Cluster, String(keysAndArgs[1])) : writer;
+        if (target === null) {
+          // No connected primary for the slot (a failover the slot map has not caught up with).
+          if (Date.now() > giveUpAt) throw storeUnavailable(operation, 'NOT_APPLIED', 'is failing over (no primary is connected for the session\'s slot)');
+          (writer as unknown as Cluster).refreshSlotsCache();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          continue;
+        }
+        const pipeline = target.pipeline() as ScriptedPipeline;
         pipeline[script](...keysAndArgs).wait(this.ackReplicas, this.waitTimeoutMs);
         [scripted, waited] = (await pipeline.exec()) ?? [];
         if (scripted === undefined || waited === undefined) throw new Error('Connection is closed.');
-        // A Cluster pipeline does not follow a redirect by itself when it holds a keyless command
-        // (WAIT). Refused means not run: ask again, with the slot map refreshed, until the deadline.
+        // Sent to the slot's primary as the slot map says, which a failover may have made
+        // wrong. Refused means not run: ask again, with the slot map refreshed, until the deadline.
         const refusal = this.cluster && scripted[0] !== null && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(scripted[0].message);
         if (!refusal || Date.now() > giveUpAt) break;
         if (/^MOVED\b/.test((scripted[0] as Error).message)) (writer as unknown as Cluster).refreshSlotsCache();
@@ -397,7 +408,7 @@ export class RedisSessionStore implements SessionStore {
       }
       const reply = scripted[1] as T;
       if (!wrote(reply)) return reply;
-      const acknowledged = waited[0] === null ? Number(waited[1]) : 0;
+      const acknowledged = waited[0] === null && typeof waited[1] === 'number' ? waited[1] : 0;
       if (acknowledged < this.ackReplicas) {
         throw storeUnavailable(
           operation,
@@ -466,6 +477,29 @@ export class RedisSessionStore implements SessionStore {
     this.options.logger?.warn({ reason: error.message }, 'redis connection error; retrying');
   }
 }
+
+/**
+ * Cluster: the connection to the primary that serves `key`'s slot, as `cluster`'s slot map says;
+ * null if that node is not connected (or connecting for the first time). An acknowledged write
+ * pipelines its script and WAIT on this connection itself, not through a Cluster pipeline:
+ * during a failover a Cluster pipeline holding a keyless command (WAIT) was seen to answer the
+ * script with WAIT's reply and WAIT with the script's redirect (the failover tests, ioredis
+ * 5.11): the store took WAIT's count for the script's answer. One socket answers in the order it
+ * was asked.
+ */
+function primaryFor(cluster: Cluster, key: string): ScriptedRedis | null {
+  const address = cluster.slots[calculateSlot(key)]?.[0];
+  const node = cluster.nodes('master').find((candidate) => `${candidate.options.host}:${candidate.options.port}` === address);
+  if (node === undefined || (node.status !== 'ready' && node.status !== 'wait')) return null;
+  if (!scriptedNodes.has(node)) {
+    defineScripts(node);
+    scriptedNodes.add(node);
+  }
+  return node as ScriptedRedis;
+}
+
+/** The Cluster's node connections `primaryFor` defined the scripts on. */
+const scriptedNodes = new WeakSet<Redis>();
 
 function defineScripts(client: RedisConnection): void {
   client.defineCommand('createSession', { lua: CREATE_SESSION });
