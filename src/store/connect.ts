@@ -11,8 +11,9 @@
  *   100 ms, which the store's per-call deadline (the command timeout) bounds; the slot map is
  *   refreshed when a redirect says it moved.
  * - Sentinel: the primary is asked of the sentinels on every connect, the sentinels' own
- *   failover announcements are followed at once (sentinel-connector.ts), and a READONLY reply (we are talking to a
- *   primary that was demoted) drops the connection so the next command reaches the new one.
+ *   failover announcements are followed at once (sentinel-connector.ts), and a READONLY reply
+ *   (we are talking to a primary that was demoted) drops the connection so the next command
+ *   reaches the new one.
  *
  * Without a Redis, the embedded store.
  */
