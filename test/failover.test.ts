@@ -16,7 +16,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../src/logger';
-import { SERVICE, startGateway, type Gateway } from './support/gateway';
+import { missingSessions, SERVICE, startGateway, type Gateway } from './support/gateway';
 import { startCluster, type RedisCluster } from './support/redis-cluster';
 import { startSentinelGroup, type SentinelGroup } from './support/redis-sentinel';
 
@@ -75,17 +75,6 @@ function writers(gateway: Gateway): { outcomes: Outcome[]; stop(): Promise<void>
   };
 }
 
-/** Acknowledged sessions the gateway no longer finds, read back 100 at a time. */
-async function lostOf(gateway: Gateway, ids: readonly string[]): Promise<number> {
-  let lost = 0;
-  for (let start = 0; start < ids.length; start += 100) {
-    const response = await gateway.gql('query($ids: [ID!]!) { sessions(ids: $ids) { id } }', { ids: ids.slice(start, start + 100) }, SERVICE);
-    if (response.body.errors !== undefined) throw new Error(`reading back failed: ${JSON.stringify(response.body.errors)}`);
-    lost += (response.body.data?.sessions as Array<unknown>).filter((session) => session === null).length;
-  }
-  return lost;
-}
-
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -139,7 +128,7 @@ async function run(topology: string, mode: 'graceful' | 'kill', ackReplicas: num
       slowestFailureMs: Math.max(0, ...failed.map((o) => o.endedAt - o.startedAt)),
       electedAfterS: seconds,
       recoveredAfterElectionS: (lastFailureEnd - electedAt) / 1000,
-      acknowledgedLost: await lostOf(gateway, acknowledged),
+      acknowledgedLost: await missingSessions(gateway, acknowledged),
     };
     record(figures);
     return figures;

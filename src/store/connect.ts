@@ -34,6 +34,15 @@ export interface StoreParts {
 type StoreConfig = Pick<Config, 'redis' | 'sessionNamespace' | 'maxAttributeBytes' | 'redisCommandTimeoutMs'>;
 
 const MAX_RECONNECT_DELAY_MS = 1000;
+
+/** Every reconnect, to a node, a sentinel or a Cluster: 100 ms more each attempt, at most a second. */
+const reconnectDelay = (attempt: number): number => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
+
+/**
+ * A demoted primary answers writes with READONLY: reconnect (with Sentinel, asking the sentinels
+ * anew), and fail this command as not applied (1: reconnect without resending it).
+ */
+const leaveDemotedPrimary = (error: Error): 1 | false => (/^READONLY\b/.test(error.message) ? 1 : false);
 const CLUSTER_RETRY_DELAY_MS = 100;
 
 export const EMBEDDED_STORE_WARNING =
@@ -68,7 +77,7 @@ function nodeOptions(redis: RedisConfig, commandTimeoutMs: number): RedisOptions
     enableAutoPipelining: true,
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, 1000),
-    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    retryStrategy: reconnectDelay,
   };
   if (redis.username !== undefined) options.username = redis.username;
   if (redis.password !== undefined) options.password = redis.password;
@@ -98,10 +107,10 @@ export function redisConnection(redis: RedisConfig, commandTimeoutMs: number): R
         // Follow the sentinels' +switch-master at once rather than on the next error, without
         // ioredis's own detector, which can end the connection for good (sentinel-connector.ts).
         Connector: FailoverFollowingSentinelConnector,
-        sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
-        // A demoted primary answers writes with READONLY: reconnect (asking the sentinels anew),
-        // and fail this command as not applied (1: reconnect without resending it).
-        reconnectOnError: (error) => (/^READONLY\b/.test(error.message) ? 1 : false),
+        sentinelRetryStrategy: reconnectDelay,
+        // The failover watch's own connections to the sentinels.
+        sentinelReconnectStrategy: reconnectDelay,
+        reconnectOnError: leaveDemotedPrimary,
       });
     case 'cluster': {
       const { enableOfflineQueue: _queue, retryStrategy: _retry, ...perNode } = options;
@@ -124,13 +133,13 @@ export function redisConnection(redis: RedisConfig, commandTimeoutMs: number): R
         retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
         slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
         // A connection that only reads may see no redirect after a failover; refresh the slot
-        // map anyway, so batch reads (pipelined by it) find the new primaries.
+        // map anyway, so batch reads (pipelined per node as it says) find the new primaries.
         slotsRefreshInterval: 5000,
-        clusterRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+        clusterRetryStrategy: reconnectDelay,
         redisOptions: {
           ...perNode,
           enableAutoPipelining: false,
-          reconnectOnError: (error) => (/^READONLY\b/.test(error.message) ? 1 : false),
+          reconnectOnError: leaveDemotedPrimary,
         },
       };
       return new Cluster(

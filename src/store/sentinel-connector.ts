@@ -22,7 +22,6 @@ type Options = SentinelConnectionOptions & { readonly name: string };
 type Stream = Awaited<ReturnType<SentinelConnector['connect']>>;
 
 const SWITCH_MASTER = '+switch-master';
-const MAX_RECONNECT_DELAY_MS = 1000;
 
 export class FailoverFollowingSentinelConnector extends SentinelConnector {
   private watch: SwitchWatch | null = null;
@@ -66,7 +65,8 @@ class SwitchWatch {
         ...(options.sentinelTLS === undefined ? {} : { tls: options.sentinelTLS }),
         ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }),
         enableReadyCheck: false,
-        retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+        // As ioredis's own detector reconnects to the sentinels (a sentinel down, then back).
+        ...(options.sentinelReconnectStrategy === undefined ? {} : { retryStrategy: options.sentinelReconnectStrategy }),
       });
       client.on('error', () => undefined); // a sentinel down: the others still tell
       client.on('message', (channel: string, message: string) => {

@@ -130,6 +130,17 @@ export async function startGatewayPair(redis: string | Record<string, string>): 
   return { a, b, baseA: await listen(a), baseB: await listen(b) };
 }
 
+/** How many of `ids` the gateway no longer finds (sessions(ids:), 100 at a time, as a service). */
+export async function missingSessions(gateway: Gateway, ids: readonly string[]): Promise<number> {
+  let lost = 0;
+  for (let start = 0; start < ids.length; start += 100) {
+    const response = await gateway.gql('query($ids: [ID!]!) { sessions(ids: $ids) { id } }', { ids: ids.slice(start, start + 100) }, SERVICE);
+    if (response.body.errors !== undefined) throw new Error(`reading back failed: ${JSON.stringify(response.body.errors)}`);
+    lost += (response.body.data?.sessions as Array<unknown>).filter((session) => session === null).length;
+  }
+  return lost;
+}
+
 /** Polls an async condition (no fixed sleeps); fails after `timeoutMs`. */
 export async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
