@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRouterOptions, type RawServerDefault, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import { MAX_INACTIVE_SECONDS, MAX_LIFETIME_SECONDS, type Config } from './config';
 import { graphqlErrorsBody, restErrorBody, type GatewayError } from './errors';
 import { isGraphQLEndpoint } from './graphql/endpoint';
 import { graphqlPlugin } from './graphql/plugin';
@@ -45,6 +45,8 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
   const limits = {
     maxAttributeBytes: config.maxAttributeBytes,
     defaultInactiveSeconds: config.sessionTimeoutSeconds,
+    mostInactiveSeconds: MAX_INACTIVE_SECONDS,
+    mostLifetimeSeconds: MAX_LIFETIME_SECONDS,
     maxLifetimeSeconds: config.lifecycle.maxLifetimeSeconds,
     maxBatchIds: config.maxBatchIds,
   };

@@ -13,10 +13,10 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { ChangeEvent } from '../graphql/change-stream';
+import type { ChangeEvent } from '../session/changes';
 
 /** What the gateway's sessionChanges stream sends: the gateway's own type, over the wire. */
-export type { ChangeEvent } from '../graphql/change-stream';
+export type { ChangeEvent } from '../session/changes';
 
 export interface ChangeHandlers {
   up(): void;

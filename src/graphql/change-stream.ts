@@ -10,14 +10,8 @@
  * invalidate.
  */
 import { GatewayError } from '../errors';
-import type { ChangeFeed, ChangeKind, RevokeReason } from '../sessions/service';
-
-export interface ChangeEvent {
-  readonly digest: string;
-  readonly kind: ChangeKind | 'SUBSCRIBED';
-  readonly version: number;
-  readonly reason: RevokeReason | null;
-}
+import type { ChangeEvent } from '../session/changes';
+import type { ChangeFeed } from '../sessions/service';
 
 const DEFAULT_MAX_QUEUED = 10_000;
 

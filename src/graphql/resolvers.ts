@@ -9,7 +9,8 @@
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors';
 import { cookieMaxAgeSeconds } from '../session/transport';
-import { changeStream, type ChangeEvent } from './change-stream';
+import type { ChangeEvent } from '../session/changes';
+import { changeStream } from './change-stream';
 import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers, SignedInSessionResolvers, SubscriptionResolvers } from './generated';
 import { StoredJson } from './stored-json';
 

@@ -4,7 +4,6 @@
  * applies the same rules inside its Lua scripts; the store conformance suite keeps the two equal.
  */
 import { isIP } from 'node:net';
-import { MAX_INACTIVE_SECONDS, MAX_LIFETIME_SECONDS } from '../config';
 import { GatewayError } from '../errors';
 
 /** Attribute values are kept as JSON text, so they travel to clients without re-serialising. */
@@ -63,6 +62,10 @@ export interface SessionPatch {
 export interface SessionLimits {
   readonly maxAttributeBytes: number;
   readonly defaultInactiveSeconds: number;
+  /** The longest idle time a caller may ask for (maxInactiveInterval). */
+  readonly mostInactiveSeconds: number;
+  /** The longest lifetime a caller may ask for where SESSION_MAX_LIFETIME sets none. */
+  readonly mostLifetimeSeconds: number;
   /** SESSION_MAX_LIFETIME: every session's lifetime, and the most a caller may ask for; 0 (or absent) for none. */
   readonly maxLifetimeSeconds?: number;
 }
@@ -83,10 +86,10 @@ export function checkText(what: string, value: string, maxBytes: number): void {
   }
 }
 
-function checkInactive(value: number | null | undefined, fallback: number): number {
+function checkInactive(value: number | null | undefined, fallback: number, most: number): number {
   if (value === undefined || value === null) return fallback;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_INACTIVE_SECONDS) {
-    throw new GatewayError('BAD_USER_INPUT', `maxInactiveInterval must be an integer from 1 to ${MAX_INACTIVE_SECONDS}, got ${value}`);
+  if (!Number.isInteger(value) || value < 1 || value > most) {
+    throw new GatewayError('BAD_USER_INPUT', `maxInactiveInterval must be an integer from 1 to ${most}, got ${value}`);
   }
   return value;
 }
@@ -139,7 +142,7 @@ export interface NewSessionInput {
 export function checkLifetime(value: number | null | undefined, limits: SessionLimits): number {
   const configured = limits.maxLifetimeSeconds ?? 0;
   if (value === undefined || value === null) return configured;
-  const most = configured === 0 ? MAX_LIFETIME_SECONDS : configured;
+  const most = configured === 0 ? limits.mostLifetimeSeconds : configured;
   if (!Number.isInteger(value) || value < 1 || value > most) {
     throw new GatewayError('BAD_USER_INPUT', `maxLifetime must be an integer from 1 to ${most} (SESSION_MAX_LIFETIME), got ${value}`);
   }
@@ -206,7 +209,7 @@ export function validateNewSession(input: NewSessionInput | null | undefined, li
   return {
     principal,
     attributes,
-    maxInactiveSeconds: checkInactive(input?.maxInactiveInterval, limits.defaultInactiveSeconds),
+    maxInactiveSeconds: checkInactive(input?.maxInactiveInterval, limits.defaultInactiveSeconds, limits.mostInactiveSeconds),
     lifetimeSeconds: checkLifetime(input?.maxLifetime, limits),
     authenticated: principal !== null,
     device: validateDevice(input?.device, mask),
@@ -237,7 +240,7 @@ export function validatePatch(input: SessionPatchInput, limits: SessionLimits): 
     patch.principal = input.principal ?? null;
   }
   if (input.maxInactiveInterval !== undefined && input.maxInactiveInterval !== null) {
-    patch.maxInactiveSeconds = checkInactive(input.maxInactiveInterval, limits.defaultInactiveSeconds);
+    patch.maxInactiveSeconds = checkInactive(input.maxInactiveInterval, limits.defaultInactiveSeconds, limits.mostInactiveSeconds);
   }
   if (input.expectedVersion !== undefined && input.expectedVersion !== null) {
     if (!Number.isInteger(input.expectedVersion) || input.expectedVersion < 1) {

@@ -18,6 +18,7 @@ import { GatewayError } from '../errors';
 import type { SessionEvents } from '../metrics';
 import { requireService, revokeTarget, type Caller } from '../session/caller';
 import {
+  digestTag,
   generateSessionId,
   isWellFormedDigest,
   isWellFormedSessionId,
@@ -339,14 +340,23 @@ export class SessionService {
    * Removes a session: a service any (default: the one it presents), a frontend only its own
    * (its logout). Answers whether there was a session to remove; an ID that is not well-formed
    * names none.
+   *
+   * An ID rotated away and still in its grace stops answering either way. Presented by the
+   * caller (its logout, from a tab that still held the old ID: the case the grace exists for),
+   * it also ends the session it forwards to, the only write an old ID may make; named as an
+   * argument by a service, it ends nothing else.
    */
   async revoke(caller: Caller, id: string | null | undefined): Promise<boolean> {
     const target = revokeTarget(caller, id);
     if (target === null) throw new GatewayError('BAD_USER_INPUT', 'revokeSession needs an id, or a session ID in the session header');
     if (!isWellFormedSessionId(target)) return false;
-    const removed = await this.store.destroy(sessionDigest(target), caller.service ? 'REVOKED_BY_SERVICE' : 'LOGOUT');
-    if (removed) this.options.events.sessionRevoked();
-    return removed;
+    const reason = caller.service ? 'REVOKED_BY_SERVICE' : 'LOGOUT';
+    const removed = await this.store.destroy(sessionDigest(target), reason);
+    if (typeof removed === 'boolean') return this.counted(removed ? 1 : 0) === 1;
+    if (target !== caller.sessionId) return false;
+    const next = openForward(target, removed.sealedId);
+    if (next === null || sessionDigest(next) !== removed.to) return false;
+    return this.counted((await this.store.destroy(removed.to, reason)) === true ? 1 : 0) === 1;
   }
 
   /**
@@ -356,9 +366,7 @@ export class SessionService {
   async revokeByHandle(caller: Caller, handle: string): Promise<boolean> {
     const own = await this.ownPrincipal(caller, 'revokeSession(handle:)');
     if (own === null || !isWellFormedDigest(handle)) return false;
-    const removed = await this.store.destroy(handle, 'REVOKED_BY_USER', own.principal);
-    if (removed) this.options.events.sessionRevoked();
-    return removed;
+    return this.counted((await this.store.destroy(handle, 'REVOKED_BY_USER', own.principal)) === true ? 1 : 0) === 1;
   }
 
   /** Revokes every session of the caller's principal but the one it presents; answers how many. */
@@ -398,11 +406,17 @@ export class SessionService {
    * A frontend may rotate only its own session, and only that. The old ID stops working at once,
    * or answers reads (never writes) with the new ID for ROTATION_GRACE_SECONDS.
    *
-   * Across slots, in three steps that keep every guarantee: the old session is read; the copy is
-   * created under the new ID (in its principal's slot, indexed, the limit applied); the old one is
-   * retired only if it is still at the version copied, else the copy is removed and it starts
-   * over. So an update racing the rotation is either in the copy or refused, and a revoke racing
-   * it leaves no copy behind.
+   * The old session is read, then:
+   * - Keeping its principal (a re-authentication, a frontend's own rotation): the copy carries the
+   *   same tag, so it lives in the same slot and index, and the store creates it and retires the
+   *   old session in one atomic step, at the version read. A rotation replaces a session and
+   *   adds none: the principal's count never changes, so the limit neither evicts nor refuses.
+   * - Changing the principal (signing in): the copy is a new session of its principal, in another
+   *   slot, so three steps that keep every guarantee: the copy is created under the new ID
+   *   (indexed, the new principal's limit applied as to any new session); the old one is retired
+   *   only if it is still at the version copied, else the copy is removed and it starts over.
+   * Either way an update racing the rotation is either in the copy or refused, and a revoke
+   * racing it leaves no copy behind.
    */
   async rotate(caller: Caller, id: string | null | undefined, input: RotateInput | null | undefined, requestDevice: Device = NO_DEVICE): Promise<SessionRecord> {
     const target = id ?? caller.sessionId;
@@ -435,6 +449,15 @@ export class SessionService {
         authenticatedAtMs: authenticated ? nowMs : old.authenticatedAtMs,
         device: device.userAgent === null && device.clientAddress === null ? old.device : device,
       };
+      const tag = owner === null ? undefined : principalTag(await this.key(), owner);
+      if (tag !== undefined && owner === old.principal && tagText(tag) === digestTag(oldDigest)) {
+        const replaced = await this.replaceStored(copy, tag, target, oldDigest, old.version);
+        if (replaced === 'GONE') throw sessionNotFound();
+        if (replaced === 'CONFLICT') continue;
+        this.counted(1); // the old session
+        this.options.events.sessionIssued();
+        return sessionRecord(replaced.id, replaced.digest, replaced.session);
+      }
       const created = await this.createStored(copy, owner);
       this.counted(created.evicted.length); // evicted for the copy: revoked, whatever becomes of it
       const retired = await this.store.retire(oldDigest, {
@@ -527,6 +550,24 @@ export class SessionService {
       const digest = sessionDigest(id);
       const created = await this.store.create(digest, session, expiresAtMs, principal === null ? null : this.lifecycle.limit);
       if (created !== null) return { id, digest, session: created.session, evicted: created.evicted };
+    }
+    throw new GatewayError('INTERNAL', 'could not draw a free session ID');
+  }
+
+  /**
+   * A rotation that keeps the principal: `session` under a new ID with `tag`, and the session
+   * `oldId` retired at `expectedVersion`, in one step (see `rotate`). Nothing is written unless
+   * it answers the new session.
+   */
+  private async replaceStored(session: StoredSession, tag: Buffer, oldId: string, oldDigest: string, expectedVersion: number): Promise<{ id: string; digest: string; session: StoredSession } | 'CONFLICT' | 'GONE'> {
+    const expiresAtMs = storedDeadlineMs(session);
+    const graceMs = this.lifecycle.rotationGraceSeconds * 1000;
+    for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
+      const id = generateSessionId(tag);
+      const digest = sessionDigest(id);
+      const result = await this.store.replace(digest, session, expiresAtMs, { digest: oldDigest, expectedVersion, forward: { to: digest, sealedId: sealForward(oldId, id) }, graceMs });
+      if (result === 'RETIRED') return { id, digest, session };
+      if (result !== 'TAKEN') return result;
     }
     throw new GatewayError('INTERNAL', 'could not draw a free session ID');
   }

@@ -16,9 +16,12 @@ import {
   type ChangeKind,
   type ChangeListener,
   type Created,
+  type Destroyed,
   type Forward,
   type Found,
   type IndexedSession,
+  type ReplaceResult,
+  type Replacement,
   type RetireResult,
   type Retirement,
   type RevokeReason,
@@ -160,12 +163,13 @@ export class MemorySessionStore implements SessionStore {
     return { written: true, session: copy(session) };
   }
 
-  async destroy(digest: string, reason: RevokeReason, owner?: string): Promise<boolean> {
+  async destroy(digest: string, reason: RevokeReason, owner?: string): Promise<Destroyed> {
     const entry = this.present(digest, this.clock());
     if (entry === undefined) return false;
     if ('forward' in entry) {
+      if (owner !== undefined) return false; // a forward is nobody's: a principal's revoke leaves it
       this.entries.delete(digest);
-      return false;
+      return entry.forward;
     }
     if (owner !== undefined && entry.session.principal !== owner) return false;
     this.remove(digest, entry.session);
@@ -180,6 +184,22 @@ export class MemorySessionStore implements SessionStore {
     this.remove(digest, entry.session);
     if (retirement.graceMs > 0) this.entries.set(digest, { forward: retirement.forward, expiresAtMs: this.clock() + retirement.graceMs });
     this.changes.announce(digest, 'REVOKED', entry.session.version + 1, 'ROTATED');
+    return 'RETIRED';
+  }
+
+  async replace(digest: string, session: StoredSession, expiresAtMs: number, replaced: Replacement): Promise<ReplaceResult> {
+    const nowMs = this.clock();
+    if (this.present(digest, nowMs) !== undefined) return 'TAKEN';
+    const old = this.live(replaced.digest, nowMs);
+    if (old === undefined) return 'GONE';
+    if (old.session.version !== replaced.expectedVersion || old.session.principal !== session.principal) return 'CONFLICT';
+    this.remove(replaced.digest, old.session);
+    if (replaced.graceMs > 0) this.entries.set(replaced.digest, { forward: replaced.forward, expiresAtMs: nowMs + replaced.graceMs });
+    const stored = copy(session);
+    this.entries.set(digest, { session: stored, expiresAtMs: capped(expiresAtMs, stored) });
+    if (stored.principal !== null) this.indexed(stored.principal).add(digest);
+    this.changes.announce(replaced.digest, 'REVOKED', old.session.version + 1, 'ROTATED');
+    this.changes.announce(digest, 'ISSUED', stored.version);
     return 'RETIRED';
   }
 

@@ -16,7 +16,7 @@ import { ReplyError } from 'ioredis';
 import { GatewayError, type WriteOutcome } from '../errors';
 import type { StoreOperation } from './store';
 
-const WRITES: ReadonlySet<StoreOperation> = new Set(['create', 'update', 'destroy']);
+const WRITES: ReadonlySet<StoreOperation> = new Set(['create', 'update', 'destroy', 'retire', 'replace', 'revokePrincipal']);
 
 /** ioredis's words for a command it never sent (offline, with the offline queue off). */
 const NEVER_SENT = /isn't writeable|enableOfflineQueue/;

@@ -183,16 +183,19 @@ return evicted
 /**
  * KEYS[1]: session key, KEYS[2]: its tag's index. ARGV: 1 digest, 2 reason, 3 owner ('' for any).
  * Removes the session (if `owner` is given, only if it is that principal's) and announces it
- * revoked, as one version past its last. A forward left by a rotation is removed too, but is no
- * session: 0. Returns 1 if a session was removed, else 0 (and announces nothing).
+ * revoked, as one version past its last. Returns 1 if a session was removed, else 0 (and
+ * announces nothing). A forward left by a rotation is no session: without an owner it is removed
+ * and returned as it was stored (the service may then end the session it names); with one it is
+ * left (a forward is nobody's) and the answer is 0.
  */
 export const DESTROY_SESSION = `${COMMON}
 local value = redis.call('GET', KEYS[1])
 if not value then return 0 end
 local s = decode(value)
 if not s then
+  if ARGV[3] ~= '' then return 0 end
   redis.call('DEL', KEYS[1])
-  return 0
+  return value
 end
 if ARGV[3] ~= '' and s.principal ~= ARGV[3] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -323,6 +326,40 @@ if s.principal ~= '' and KEYS[2] then
   index_expiry(KEYS[2])
 end
 announce('REVOKED', s.version + 1, ARGV[1], 'ROTATED')
+return 'RETIRED'
+`;
+
+/**
+ * KEYS[1]: the copy's key, KEYS[2]: the tag's index, KEYS[3]: the rotated session's key (the same
+ * tag: one slot). ARGV: 1 the copy's digest, 2 its value, 3 its expiresAt ms, 4 its principal ('' for
+ * none), 5 now ms, 6 its version, 7 the rotated session's digest, 8 the version the rotation
+ * copied, 9 grace ms (0: remove at once), 10 the forward to leave for the grace.
+ * A rotation that keeps the principal, in one step: the copy is created and the old session
+ * retired (as RETIRE_SESSION does) only if the copy's key is free and the old session is still
+ * the principal's at the version copied; the index swaps one member for the other, so the
+ * principal's count never changes and no limit applies. Returns 'RETIRED', or 'TAKEN', 'GONE' or
+ * 'CONFLICT' having written nothing.
+ */
+export const REPLACE_SESSION = `${COMMON}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'TAKEN' end
+local s = decode(redis.call('GET', KEYS[3]))
+if not s then return 'GONE' end
+local principal = ARGV[4]
+if s.version ~= tonumber(ARGV[8]) or s.principal ~= principal then return 'CONFLICT' end
+if tonumber(ARGV[9]) > 0 then
+  redis.call('SET', KEYS[3], ARGV[10], 'PX', ARGV[9])
+else
+  redis.call('DEL', KEYS[3])
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+if principal ~= '' and KEYS[2] then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (tonumber(ARGV[5]) - ${PRUNE_MARGIN_MS}))
+  redis.call('ZREM', KEYS[2], member(principal, ARGV[7]))
+  redis.call('ZADD', KEYS[2], ARGV[3], member(principal, ARGV[1]))
+  index_expiry(KEYS[2])
+end
+announce('REVOKED', s.version + 1, ARGV[7], 'ROTATED')
+announce('ISSUED', ARGV[6], ARGV[1])
 return 'RETIRED'
 `;
 

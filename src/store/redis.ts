@@ -32,14 +32,17 @@ import { patchError, principalChangeRefused, sessionNotFound, type SessionPatch,
 import { decodeForward, decodeSession, encodeForward, encodeSession, readAttribute } from './redis-codec';
 import { RedisChangeFeed } from './redis-changes';
 import { classifyRedisError, storeUnavailable } from './redis-errors';
-import { changeChannel, indexMemberPrefix, CREATE_SESSION, DESTROY_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
+import { changeChannel, indexMemberPrefix, CREATE_SESSION, DESTROY_SESSION, REPLACE_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
 import {
   NO_SESSION,
   type AttributeRead,
   type CommandObserver,
   type Created,
+  type Destroyed,
   type Found,
   type IndexedSession,
+  type ReplaceResult,
+  type Replacement,
   type RetireResult,
   type Retirement,
   type RevokeReason,
@@ -77,15 +80,16 @@ interface ScriptedRedis extends Redis {
   createSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string[]>;
   touchSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<number | null>;
   updateSessionBuffer(keyCount: number, ...keysAndArgs: Arg[]): Promise<Array<Buffer | number>>;
-  destroySession(keyCount: number, ...keysAndArgs: Arg[]): Promise<number>;
+  destroySessionBuffer(keyCount: number, ...keysAndArgs: Arg[]): Promise<number | Buffer>;
   retireSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string>;
+  replaceSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string>;
   revokePrincipal(keyCount: number, ...keysAndArgs: Arg[]): Promise<number>;
 }
 
 /** A pipeline with the same commands. */
 type ScriptedPipeline = ChainableCommander & { [script in WriteScript]: (...keysAndArgs: Arg[]) => ScriptedPipeline };
 
-type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySession' | 'retireSession' | 'revokePrincipal';
+type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySessionBuffer' | 'retireSession' | 'replaceSession' | 'revokePrincipal';
 
 /** Attempts `create` makes at declaring a principal's sessions for an eviction, as they change under it. */
 const DECLARE_ATTEMPTS = 20;
@@ -295,15 +299,33 @@ export class RedisSessionStore implements SessionStore {
     return { written: true, session: decodeSession(reply[1] as Buffer) };
   }
 
-  async destroy(digest: string, reason: RevokeReason, owner?: string): Promise<boolean> {
+  async destroy(digest: string, reason: RevokeReason, owner?: string): Promise<Destroyed> {
     const keys = this.sessionKeys(digest);
-    return (await this.write<number>('destroy', 'destroySession', [...keys, digest, reason, owner ?? ''], (removed) => removed > 0)) > 0;
+    const reply = await this.write<number | Buffer>('destroy', 'destroySessionBuffer', [...keys, digest, reason, owner ?? ''], (removed) => removed !== 0);
+    return typeof reply === 'number' ? reply > 0 : (decodeForward(reply) ?? false);
   }
 
   async retire(digest: string, retirement: Retirement): Promise<RetireResult> {
     const keys = this.sessionKeys(digest);
     const args = [digest, retirement.expectedVersion, retirement.graceMs, encodeForward(retirement.forward)];
     return (await this.write<string>('retire', 'retireSession', [...keys, ...args], (answer) => answer === 'RETIRED')) as RetireResult;
+  }
+
+  async replace(digest: string, session: StoredSession, expiresAtMs: number, replaced: Replacement): Promise<ReplaceResult> {
+    const keys = hasPrincipalTag(digest) ? [this.keyOf(digest), this.indexOf(digestTag(digest)), this.keyOf(replaced.digest)] : [this.keyOf(digest), this.keyOf(replaced.digest)];
+    const args: Arg[] = [
+      digest,
+      encodeSession(session),
+      expiresAtMs,
+      session.principal ?? '',
+      session.lastAccessedAtMs,
+      session.version,
+      replaced.digest,
+      replaced.expectedVersion,
+      replaced.graceMs,
+      encodeForward(replaced.forward),
+    ];
+    return (await this.write<string>('replace', 'replaceSession', [keys.length, ...keys, ...args], (answer) => answer === 'RETIRED')) as ReplaceResult;
   }
 
   /**
@@ -507,6 +529,7 @@ function defineScripts(client: RedisConnection): void {
   client.defineCommand('updateSession', { lua: UPDATE_SESSION });
   client.defineCommand('destroySession', { lua: DESTROY_SESSION });
   client.defineCommand('retireSession', { lua: RETIRE_SESSION });
+  client.defineCommand('replaceSession', { lua: REPLACE_SESSION });
   client.defineCommand('revokePrincipal', { lua: REVOKE_PRINCIPAL });
 }
 

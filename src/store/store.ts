@@ -30,7 +30,11 @@
  *   least recently used (announced as revoked, reason EVICTED) or throws SESSION_LIMIT_REACHED.
  * - `retire` ends a session that is being rotated, only at the version the rotation copied, and
  *   leaves a `Forward` in its place for the grace period; a forward is never a session (reads
- *   answer it as a `Forward`, touches, updates and destroys find no session).
+ *   answer it as a `Forward`, touches and updates find no session; a destroy removes it and
+ *   answers the forward, so that a logout presenting the old ID can end the session it names).
+ * - `replace` is a rotation that keeps the principal (so the tag, the slot and the index): the
+ *   copy is created and the old session retired in one atomic step. The principal's number of
+ *   sessions never changes, so no limit applies, and no other write can see both or neither.
  * - `revokePrincipal` removes every session of a principal that was indexed when it began.
  * - Every change that succeeds (create, update, a destroy that removed something, a retire, each
  *   session a revoke-all or an eviction removed) is announced on `changes`, in the same atomic
@@ -40,7 +44,10 @@
  * - When the backing service cannot answer, every operation throws STORE_UNAVAILABLE; nothing is
  *   reported done that was not stored.
  */
+import type { ChangeKind, RevokeReason, SessionChange } from '../session/changes';
 import type { SessionPatch, StoredSession } from '../session/model';
+
+export { REVOKE_REASONS, type ChangeKind, type RevokeReason, type SessionChange } from '../session/changes';
 
 /** The store's operations, as named in metrics. */
 export type StoreOperation =
@@ -51,6 +58,7 @@ export type StoreOperation =
   | 'update'
   | 'destroy'
   | 'retire'
+  | 'replace'
   | 'principalSessions'
   | 'revokePrincipal'
   | 'tagKey'
@@ -94,35 +102,6 @@ export type AttributeRead =
     };
 
 export const NO_SESSION: AttributeRead = Object.freeze({ found: false });
-
-/** How a session changed. A revoke is also a version, one past the last. */
-export type ChangeKind = 'ISSUED' | 'UPDATED' | 'REVOKED';
-
-/** Why a session was revoked. */
-export type RevokeReason =
-  /** The session revoked itself (a frontend's logout). */
-  | 'LOGOUT'
-  /** A service revoked it by its ID. */
-  | 'REVOKED_BY_SERVICE'
-  /** Its principal revoked it from another of their sessions. */
-  | 'REVOKED_BY_USER'
-  /** It was given a new ID; the new session is announced as ISSUED. */
-  | 'ROTATED'
-  /** The per-principal limit made room for a newer session. */
-  | 'EVICTED'
-  /** Every session of its principal was revoked (by a service, or "all my other sessions"). */
-  | 'PRINCIPAL_REVOKED';
-
-export const REVOKE_REASONS: ReadonlySet<string> = new Set<RevokeReason>(['LOGOUT', 'REVOKED_BY_SERVICE', 'REVOKED_BY_USER', 'ROTATED', 'EVICTED', 'PRINCIPAL_REVOKED']);
-
-/** One announced change: never the ID, only its digest (the name the store keys it by). */
-export interface SessionChange {
-  readonly digest: string;
-  readonly kind: ChangeKind;
-  readonly version: number;
-  /** Why, for REVOKED; null for the other kinds. */
-  readonly reason: RevokeReason | null;
-}
 
 /** What a change-feed listener is told. */
 export interface ChangeListener {
@@ -181,6 +160,17 @@ export interface Retirement {
 /** `retire`'s answer: done; the session moved on from the version copied; or it is gone. */
 export type RetireResult = 'RETIRED' | 'CONFLICT' | 'GONE';
 
+/** What `replace` retires: the rotated session, by its digest (same tag as the copy). */
+export interface Replacement extends Retirement {
+  readonly digest: string;
+}
+
+/** `replace`'s answer: as `retire`'s (nothing written unless RETIRED), or the copy's digest was taken. */
+export type ReplaceResult = RetireResult | 'TAKEN';
+
+/** What `destroy` did: removed a session, found none, or found (and removed) a rotation's forward. */
+export type Destroyed = boolean | Forward;
+
 /** One of a principal's sessions, by its digest (its public handle). */
 export interface IndexedSession {
   readonly digest: string;
@@ -203,10 +193,18 @@ export interface SessionStore {
   /** Slides the expiry if the session was last used at `seenLastAccessedAtMs`; answers whether it wrote. */
   touch(digest: string, seenLastAccessedAtMs: number, times: WriteTimes): Promise<boolean>;
   update(digest: string, patch: SessionPatch, times: UpdateTimes): Promise<UpdateResult>;
-  /** Removes a session (only if its principal is `owner`, when given); answers whether one was removed. */
-  destroy(digest: string, reason: RevokeReason, owner?: string): Promise<boolean>;
+  /**
+   * Removes a session (only if its principal is `owner`, when given); answers whether one was
+   * removed, or the forward it removed where a rotation left one (no session was removed).
+   */
+  destroy(digest: string, reason: RevokeReason, owner?: string): Promise<Destroyed>;
   /** Ends a session being rotated (see the contract above). */
   retire(digest: string, retirement: Retirement): Promise<RetireResult>;
+  /**
+   * Stores `session` under `digest` (null-free: 'TAKEN' when the digest is taken) and retires
+   * `replaced` as `retire` would, in one atomic step; both digests carry the same principal tag.
+   */
+  replace(digest: string, session: StoredSession, expiresAtMs: number, replaced: Replacement): Promise<ReplaceResult>;
   /** The live sessions of `principal`, whose sessions carry `tag`. */
   principalSessions(tag: string, principal: string): Promise<IndexedSession[]>;
   /** Revokes every session of `principal` indexed when it began, but `except`; answers how many. */

@@ -2,7 +2,7 @@
  * The session rules that hold whatever stores a session (src/session/model.ts): input limits and
  * their messages, how a patch applies, how its failure reads, and when a read slides the expiry.
  */
-import { MAX_INACTIVE_SECONDS } from '../../src/config';
+import { MAX_INACTIVE_SECONDS, MAX_LIFETIME_SECONDS } from '../../src/config';
 import { GatewayError } from '../../src/errors';
 import {
   MAX_NAME_BYTES,
@@ -27,7 +27,7 @@ import {
 } from '../../src/session/model';
 import { gatewayErrorOf } from './gateway-error';
 
-const limits = { maxAttributeBytes: 1024, defaultInactiveSeconds: 1800 };
+const limits = { maxAttributeBytes: 1024, defaultInactiveSeconds: 1800, mostInactiveSeconds: MAX_INACTIVE_SECONDS, mostLifetimeSeconds: MAX_LIFETIME_SECONDS };
 const THIRTY_DAYS = 30 * 24 * 3600;
 
 function badInput(message: string): { code: 'BAD_USER_INPUT'; message: string } {
@@ -123,7 +123,7 @@ describe('validateNewSession', () => {
   });
 
   test('an attribute name of 256 bytes is accepted, 257 bytes is rejected with the byte count', () => {
-    const roomy = { maxAttributeBytes: 4096, defaultInactiveSeconds: 1800 };
+    const roomy = { ...limits, maxAttributeBytes: 4096 };
     expect(validateNewSession({ attributes: { ['n'.repeat(256)]: 1 } }, roomy).attributes).toEqual([['n'.repeat(256), '1']]);
     expect(gatewayErrorOf(() => validateNewSession({ attributes: { ['n'.repeat(257)]: 1 } }, roomy))).toEqual(
       badInput('an attribute name must be at most 256 bytes, got 257'),

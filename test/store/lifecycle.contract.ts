@@ -5,6 +5,7 @@
  * limit, each also under the races a fleet of gateways makes. Through the session service, as
  * every face calls it; what the index holds is looked at directly (`harness.indexed`).
  */
+import { MAX_INACTIVE_SECONDS, MAX_LIFETIME_SECONDS } from '../../src/config';
 import { GatewayError } from '../../src/errors';
 import type { SessionEvents } from '../../src/metrics';
 import type { Caller } from '../../src/session/caller';
@@ -57,7 +58,7 @@ export function describeLifecycle(name: string, open: (options: HarnessOptions) 
 
     function serviceOf(lifecycle: Partial<LifecycleOptions> = {}, maxLifetimeSeconds = 0): SessionService {
       return new SessionService(harness.store, {
-        limits: { maxAttributeBytes: 4096, defaultInactiveSeconds: 600, maxLifetimeSeconds },
+        limits: { maxAttributeBytes: 4096, defaultInactiveSeconds: 600, mostInactiveSeconds: MAX_INACTIVE_SECONDS, mostLifetimeSeconds: MAX_LIFETIME_SECONDS, maxLifetimeSeconds },
         touchIntervalSeconds: 0,
         events: NO_EVENTS,
         lifecycle: { rotationGraceSeconds: 0, limit: null, addressMask: 'network', ...lifecycle },
@@ -322,6 +323,46 @@ export function describeLifecycle(name: string, open: (options: HarnessOptions) 
         expect(await service.revokePrincipal(SERVICE, principal)).toBe(live.length);
         expect(await harness.indexExists(principal, service)).toBe(false);
       }, 120_000);
+
+      test('a logout presenting a rotated-away ID in its grace ends the session it forwards to (LOGOUT); a service naming the old ID ends nothing else', async () => {
+        const service = serviceOf({ rotationGraceSeconds: 30 });
+        const seen: SessionChange[] = [];
+        const stop = await harness.store.changes.listen({ change: (change) => seen.push(change), lost: () => undefined });
+        try {
+          // A principal's session (one step, same slot) and an anonymous one (three steps, another slot).
+          for (const old of [await service.issue(SERVICE, { principal: newPrincipal() }), await service.issueAnonymous()]) {
+            const rotated = await service.rotate(frontend(old.id), null, null);
+            expect((await read(service, old.id))?.id).toBe(rotated.id); // in its grace
+            // Any other write of the old ID stays refused, and changes nothing.
+            expect(await codeOf(service.update(SERVICE, old.id, { set: { x: 1 } }))).toBe('SESSION_NOT_FOUND');
+            expect(await codeOf(service.rotate(frontend(old.id), null, null))).toBe('SESSION_NOT_FOUND');
+            expect((await read(service, rotated.id))?.version).toBe(rotated.version);
+            // The tab that still held the old ID logs out: the session is over, under both IDs.
+            expect(await service.revoke(frontend(old.id), null)).toBe(true);
+            expect(await read(service, rotated.id)).toBeNull();
+            expect(await read(service, old.id)).toBeNull();
+            await waitFor(() => seen.some((change) => change.digest === rotated.digest && change.kind === 'REVOKED'));
+            expect(seen.filter((change) => change.digest === rotated.digest && change.kind === 'REVOKED')).toEqual([{ digest: rotated.digest, kind: 'REVOKED', version: rotated.version + 1, reason: 'LOGOUT' }]);
+            // Again: nothing left to end.
+            expect(await service.revoke(frontend(old.id), null)).toBe(false);
+          }
+          // A module logging the user out presents the old ID too: the same, with its own reason.
+          const old = await service.issue(SERVICE, { principal: newPrincipal() });
+          const rotated = await service.rotate(frontend(old.id), null, null);
+          expect(await service.revoke(serviceWith(old.id), null)).toBe(true);
+          expect(await read(service, rotated.id)).toBeNull();
+          await waitFor(() => seen.some((change) => change.digest === rotated.digest && change.kind === 'REVOKED'));
+          expect(seen.find((change) => change.digest === rotated.digest && change.kind === 'REVOKED')?.reason).toBe('REVOKED_BY_SERVICE');
+          // A service naming an old ID it does not present (not a logout) ends that ID's grace only.
+          const other = await service.issue(SERVICE, { principal: newPrincipal() });
+          const moved = await service.rotate(frontend(other.id), null, null);
+          expect(await service.revoke(SERVICE, other.id)).toBe(false);
+          expect(await read(service, other.id)).toBeNull();
+          expect((await read(service, moved.id))?.id).toBe(moved.id);
+        } finally {
+          stop();
+        }
+      });
     });
 
     describe('the concurrent-session limit', () => {
@@ -345,6 +386,140 @@ export function describeLifecycle(name: string, open: (options: HarnessOptions) 
           stop();
         }
       });
+
+      test.each(['evict', 'refuse'] as const)('%s: at the limit, rotating the oldest, one in the middle or the newest leaves every other session alive and adds none', async (policy) => {
+        const service = serviceOf({ limit: { maxSessions: 5, policy } });
+        const principal = newPrincipal();
+        const sessions: SessionRecord[] = [];
+        for (let i = 0; i < 5; i++) {
+          sessions.push(await service.issue(SERVICE, { principal }));
+          await new Promise((resolve) => setTimeout(resolve, 3)); // a strict least-recently-used order
+        }
+        const originals = [...sessions];
+        const seen: SessionChange[] = [];
+        const stop = await harness.store.changes.listen({ change: (change) => seen.push(change), lost: () => undefined });
+        try {
+          // The oldest (a frontend's own rotation), one in the middle (a service re-authenticating it), the newest.
+          for (const [at, caller, input] of [[0, 'frontend', null], [2, 'service', { authenticated: true }], [4, 'frontend', null]] as const) {
+            const old = sessions[at] as SessionRecord;
+            const rotated = await service.rotate(caller === 'frontend' ? frontend(old.id) : SERVICE, caller === 'frontend' ? null : old.id, input);
+            sessions[at] = rotated;
+            expect(await read(service, old.id)).toBeNull();
+            const now = await Promise.all(sessions.map((session) => read(service, session.id)));
+            expect(now.map((session) => session?.id ?? null)).toEqual(sessions.map((session) => session.id));
+            expect(await listed(service, principal)).toEqual(sessions.map((session) => session.digest).sort());
+            expect((await indexed(service, principal)).sort()).toEqual(sessions.map((session) => session.digest).sort());
+          }
+          // What the feed heard: each rotated session ROTATED; nothing evicted.
+          // Only this test's sessions: on Cluster an earlier test's announcement may still arrive.
+          const ours = new Set([...originals.map((session) => session.digest), ...sessions.map((session) => session.digest)]);
+          const revoked = () => seen.filter((change) => change.kind === 'REVOKED' && ours.has(change.digest));
+          await waitFor(() => revoked().length >= 3);
+          expect(revoked().map((change) => [change.digest, change.reason])).toEqual([0, 2, 4].map((at) => [originals[at]?.digest, 'ROTATED']));
+          // The limit still holds for a new session.
+          const sixth = await settle(service.issue(SERVICE, { principal }));
+          if (policy === 'refuse') expect(sixth).toEqual({ ok: false, code: 'SESSION_LIMIT_REACHED' });
+          else expect(sixth.ok).toBe(true);
+          expect(await listed(service, principal)).toHaveLength(5);
+        } finally {
+          stop();
+        }
+      });
+
+      test('evict: 50 rotations racing 50 issues at the limit: each issue evicts one of the least recently used, no rotation evicts or is evicted', async () => {
+        const service = serviceOf({ limit: { maxSessions: 100, policy: 'evict' } });
+        const principal = newPrincipal();
+        // 50 idle devices, then 50 more recent ones that rotate while 50 new sign-ins arrive.
+        const idle = await Promise.all(Array.from({ length: 50 }, () => service.issue(SERVICE, { principal })));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const active = await Promise.all(Array.from({ length: 50 }, () => service.issue(SERVICE, { principal })));
+        const seen: SessionChange[] = [];
+        const stop = await harness.store.changes.listen({ change: (change) => seen.push(change), lost: () => undefined });
+        try {
+          const [rotations, issues] = await Promise.all([
+            Promise.all(active.map((session, i) => settle(service.rotate(i % 2 === 0 ? frontend(session.id) : SERVICE, i % 2 === 0 ? null : session.id, null)))),
+            Promise.all(Array.from({ length: 50 }, () => settle(service.issue(SERVICE, { principal })))),
+          ]);
+          const rotated = rotations.map((outcome) => (outcome.ok ? outcome.value : null));
+          const issued = issues.map((outcome) => (outcome.ok ? outcome.value : null));
+          expect({ rotationsFailed: rotations.filter((outcome) => !outcome.ok), issuesFailed: issues.filter((outcome) => !outcome.ok) }).toEqual({ rotationsFailed: [], issuesFailed: [] });
+          const live = [...(rotated as SessionRecord[]), ...(issued as SessionRecord[])];
+          // Exactly the limit, and exactly the rotated and the new: the 50 idle ones made the room.
+          expect(await listed(service, principal)).toEqual(live.map((session) => session.digest).sort());
+          expect((await indexed(service, principal)).sort()).toEqual(live.map((session) => session.digest).sort());
+          expect((await service.getMany(live.map((session) => session.id))).every((session) => session !== null)).toBe(true);
+          expect((await service.getMany([...idle, ...active].map((session) => session.id))).every((session) => session === null)).toBe(true);
+          // Only this test's sessions: on Cluster an earlier test's announcement may still arrive.
+          const ours = new Set([...idle, ...active, ...live].map((session) => session.digest));
+          const evicted = () => seen.filter((change) => change.reason === 'EVICTED' && ours.has(change.digest));
+          // A last change in the principal's slot (one node: its announcements arrive in order): once
+          // it is heard, every eviction before it has been too.
+          expect(await service.revokePrincipal(SERVICE, principal)).toBe(100);
+          await waitFor(() => seen.filter((change) => change.reason === 'PRINCIPAL_REVOKED' && ours.has(change.digest)).length === 100);
+          expect(evicted().map((change) => change.digest).sort()).toEqual(idle.map((session) => session.digest).sort());
+        } finally {
+          stop();
+        }
+      }, 60_000);
+
+      test.each(['evict', 'refuse'] as const)('%s: five devices rotating ten times each while 50 issues race them: never more than the limit, and only an issue ever evicts', async (policy) => {
+        const service = serviceOf({ limit: { maxSessions: 5, policy } });
+        const principal = newPrincipal();
+        const devices = await Promise.all(Array.from({ length: 5 }, () => service.issue(SERVICE, { principal })));
+        const seen: SessionChange[] = [];
+        const stop = await harness.store.changes.listen({ change: (change) => seen.push(change), lost: () => undefined });
+        try {
+          const chains = devices.map(async (first) => {
+            let current = first;
+            const lost: string[] = [];
+            const rotatedDigests: string[] = [];
+            for (let i = 0; i < 10; i++) {
+              const outcome = await settle(service.rotate(frontend(current.id), null, null));
+              if (!outcome.ok) {
+                lost.push(`${outcome.code}:${current.digest}`);
+                break;
+              }
+              current = outcome.value;
+              rotatedDigests.push(current.digest);
+            }
+            return { current, lost, rotatedDigests };
+          });
+          const [ends, issues] = await Promise.all([Promise.all(chains), Promise.all(Array.from({ length: 50 }, () => settle(service.issue(SERVICE, { principal }))))]);
+          const listedNow = await listed(service, principal);
+          expect(listedNow.length).toBeLessThanOrEqual(5);
+          expect((await indexed(service, principal)).sort()).toEqual(listedNow);
+          const issuedOk = issues.filter((outcome) => outcome.ok).length;
+          if (policy === 'refuse') {
+            // Full all along: every issue refused, every rotation done, the five devices' sessions live.
+            expect(issues.every((outcome) => !outcome.ok && outcome.code === 'SESSION_LIMIT_REACHED')).toBe(true);
+            expect(ends.flatMap((end) => end.lost)).toEqual([]);
+            expect(listedNow).toEqual(ends.map((end) => end.current.digest).sort());
+            return;
+          }
+          expect(issuedOk).toBe(50);
+          expect(listedNow).toHaveLength(5);
+          // A rotation neither evicts nor counts: exactly one eviction per issue (each found the principal full).
+          // A last change in the principal's slot (one node: its announcements arrive in order). Once it
+          // is heard, every eviction before it has been too.
+          const revoked = await service.revokePrincipal(SERVICE, principal);
+          expect(revoked).toBe(5);
+          await waitFor(() => seen.filter((change) => change.reason === 'PRINCIPAL_REVOKED' && listedNow.includes(change.digest)).length === 5);
+          // Only this test's sessions: on Cluster an earlier test's announcement may still arrive.
+          const ours = new Set([...devices.map((d) => d.digest), ...issues.flatMap((outcome) => (outcome.ok ? [outcome.value.digest] : [])), ...ends.flatMap((end) => end.rotatedDigests)]);
+          const evicted = new Set(seen.filter((change) => change.reason === 'EVICTED' && ours.has(change.digest)).map((change) => change.digest));
+          expect(evicted.size).toBe(50);
+          // A device's chain ends only because an issue evicted its session before it rotated.
+          for (const end of ends) {
+            for (const lost of end.lost) {
+              const [code, digest] = lost.split(':');
+              expect(code).toBe('SESSION_NOT_FOUND');
+              expect(evicted.has(digest as string)).toBe(true);
+            }
+          }
+        } finally {
+          stop();
+        }
+      }, 60_000);
 
       test('evict takes the least recently used', async () => {
         const service = serviceOf({ limit: { maxSessions: 2, policy: 'evict' } });

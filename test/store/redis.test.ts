@@ -1,3 +1,4 @@
+import { MAX_INACTIVE_SECONDS, MAX_LIFETIME_SECONDS } from '../../src/config';
 import type { Socket } from 'node:net';
 import type Redis from 'ioredis';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
@@ -36,7 +37,7 @@ const SERVICE: Caller = { service: true, sessionId: null };
 /** The session service on a store, as the gateway builds it. */
 function serviceOn(store: RedisSessionStore, touchIntervalSeconds = 60): SessionService {
   const events = { sessionIssued: () => undefined, sessionUpdated: () => undefined, sessionRevoked: () => undefined };
-  return new SessionService(store, { limits: { maxAttributeBytes: 65536, defaultInactiveSeconds: 300 }, touchIntervalSeconds, events });
+  return new SessionService(store, { limits: { maxAttributeBytes: 65536, defaultInactiveSeconds: 300, mostInactiveSeconds: MAX_INACTIVE_SECONDS, mostLifetimeSeconds: MAX_LIFETIME_SECONDS }, touchIntervalSeconds, events });
 }
 
 async function ready(store: RedisSessionStore): Promise<RedisSessionStore> {

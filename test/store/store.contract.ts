@@ -8,6 +8,7 @@
  * given its deadlines, touch and update only on the state they were computed for) is checked
  * directly at the end.
  */
+import { MAX_INACTIVE_SECONDS, MAX_LIFETIME_SECONDS } from '../../src/config';
 import { GatewayError } from '../../src/errors';
 import type { SessionEvents } from '../../src/metrics';
 import type { Caller } from '../../src/session/caller';
@@ -98,7 +99,7 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       harness = await open({ maxAttributeBytes: LIMIT });
       store = harness.store;
       service = new SessionService(store, {
-        limits: { maxAttributeBytes: LIMIT, defaultInactiveSeconds: 600 },
+        limits: { maxAttributeBytes: LIMIT, defaultInactiveSeconds: 600, mostInactiveSeconds: MAX_INACTIVE_SECONDS, mostLifetimeSeconds: MAX_LIFETIME_SECONDS },
         touchIntervalSeconds: TOUCH_SECONDS,
         events: NO_EVENTS,
       });
