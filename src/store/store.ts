@@ -30,8 +30,9 @@
  *   least recently used (announced as revoked, reason EVICTED) or throws SESSION_LIMIT_REACHED.
  * - `retire` ends a session that is being rotated, only at the version the rotation copied, and
  *   leaves a `Forward` in its place for the grace period; a forward is never a session (reads
- *   answer it as a `Forward`, touches and updates find no session; a destroy removes it and
- *   answers the forward, so that a logout presenting the old ID can end the session it names).
+ *   answer it as a `Forward`, touches and updates find no session; a destroy without an owner
+ *   removes it and answers the forward, so that a logout presenting the old ID can end the
+ *   session it names; one with an owner leaves it, since a forward is nobody's).
  * - `replace` is a rotation that keeps the principal (so the tag, the slot and the index): the
  *   copy is created and the old session retired in one atomic step. The principal's number of
  *   sessions never changes, so no limit applies, and no other write can see both or neither.

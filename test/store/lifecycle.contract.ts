@@ -558,6 +558,16 @@ export function describeLifecycle(name: string, open: (options: HarnessOptions) 
       expect((await read(service, anonymous.id))?.version).toBe(1);
     });
 
+    test("a handle naming a rotated-away session in its grace revokes nothing, and the old ID's grace goes on", async () => {
+      const service = serviceOf({ rotationGraceSeconds: 30 });
+      const principal = newPrincipal();
+      const old = await service.issue(SERVICE, { principal });
+      const other = await service.issue(SERVICE, { principal });
+      const rotated = await service.rotate(frontend(old.id), null, null);
+      expect(await service.revokeByHandle(frontend(other.id), old.digest)).toBe(false);
+      expect((await read(service, old.id))?.id).toBe(rotated.id);
+    });
+
     test('a digest no one issued lists nothing and revokes nothing', async () => {
       const service = serviceOf();
       const mine = await service.issue(SERVICE, { principal: newPrincipal() });
