@@ -26,6 +26,7 @@ import { browserPage, playgroundPlugin } from './playground/plugin';
 import { SessionShim } from './rest/session-shim';
 import { ServiceTokens } from './session/caller';
 import { sessionTransport } from './session/transport';
+import { SessionCache } from './sessions/session-cache';
 import { SessionService } from './sessions/service';
 import type { SessionStore } from './store/store';
 
@@ -51,7 +52,13 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     maxBatchIds: config.maxBatchIds,
   };
   const lifecycle = config.lifecycle;
+  const cache = config.sessionCache === null ? null : new SessionCache(store.changes, { ...config.sessionCache, now: () => store.now(), onLost: (reason) => logger.warn({ reason }, 'session cache dropped: the change feed was lost; reading from the store until it is back') });
+  if (cache !== null) {
+    cache.start();
+    metrics.watchSessionCache(() => cache.stats());
+  }
   const service = new SessionService(store, {
+    cache,
     limits,
     touchIntervalSeconds: config.touchIntervalSeconds,
     events: metrics,
@@ -115,6 +122,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     return503OnClosing: false,
     trustProxy: true,
   });
+  if (cache !== null) app.addHook('onClose', async () => cache.close());
   instrumentRequests(app, telemetry);
   drain.watch(app);
   stampReplies(app, drain);

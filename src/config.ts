@@ -63,6 +63,16 @@ export interface Config {
   readonly playground: boolean;
   readonly logLevel: string;
   readonly lifecycle: LifecycleConfig;
+  /** SESSION_CACHE: the gateway's own near cache of sessions read; null when off (the default). */
+  readonly sessionCache: SessionCacheConfig | null;
+}
+
+/** The gateway's near cache (SESSION_CACHE=on): bounded both ways, least recently used out first. */
+export interface SessionCacheConfig {
+  /** SESSION_CACHE_MAX_ENTRIES */
+  readonly maxEntries: number;
+  /** SESSION_CACHE_MAX_BYTES: the sessions' approximate size in memory. */
+  readonly maxBytes: number;
 }
 
 /** How sessions live and die: lifetime, rotation, per-principal limits, device data. */
@@ -351,6 +361,19 @@ function sessionCookieSet(env: Env, name: string): SessionCookie | null {
   return cookie;
 }
 
+function sessionCache(env: Env): SessionCacheConfig | null {
+  const variables = ['SESSION_CACHE_MAX_ENTRIES', 'SESSION_CACHE_MAX_BYTES'];
+  if (oneOf(env, 'SESSION_CACHE', 'off', ['on', 'off'] as const) === 'off') {
+    const stray = variables.find((name) => optional(env, name) !== undefined);
+    if (stray !== undefined) throw new ConfigError(stray, 'nothing unless SESSION_CACHE=on', env[stray]);
+    return null;
+  }
+  return Object.freeze({
+    maxEntries: integer(env, 'SESSION_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    maxBytes: integer(env, 'SESSION_CACHE_MAX_BYTES', 64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+  });
+}
+
 // -------------------------------------------------------------------------------------------
 
 export function loadConfig(env: Env = process.env): Config {
@@ -396,5 +419,6 @@ export function loadConfig(env: Env = process.env): Config {
     playground: boolean(env, 'PLAYGROUND', !production),
     logLevel,
     lifecycle: lifecycle(env),
+    sessionCache: sessionCache(env),
   });
 }

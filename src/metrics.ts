@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import type { SessionCacheStats } from './sessions/session-cache';
 import type { StoreOperation } from './store/store';
 
 /** Seconds; few buckets, from a Redis-hit request to one stuck on a timeout. */
@@ -96,6 +97,42 @@ export class Metrics implements SessionEvents {
         this.set(count());
       },
     });
+  }
+
+  /**
+   * The gateway's session cache (SESSION_CACHE=on), read from `stats` when scraped: hits, misses
+   * and evictions as counters, entries and bytes as gauges.
+   */
+  watchSessionCache(stats: () => SessionCacheStats): void {
+    const registers = [this.registry];
+    const counter = (name: string, help: string, read: (now: SessionCacheStats) => number): void => {
+      let counted = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = read(stats());
+          this.inc(now - counted);
+          counted = now;
+        },
+      });
+    };
+    counter('gateway_session_cache_hits_total', 'Session reads answered from the gateway cache', (now) => now.hits);
+    counter('gateway_session_cache_misses_total', 'Session reads the gateway cache sent to the store while it was serving', (now) => now.misses);
+    counter('gateway_session_cache_evictions_total', 'Cached sessions pushed out by SESSION_CACHE_MAX_ENTRIES or SESSION_CACHE_MAX_BYTES', (now) => now.evictions);
+    const gauge = (name: string, help: string, read: (now: SessionCacheStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(stats()));
+        },
+      });
+    };
+    gauge('gateway_session_cache_entries', 'Sessions in the gateway cache', (now) => now.entries);
+    gauge('gateway_session_cache_bytes', 'Approximate memory the cached sessions take, in bytes', (now) => now.bytes);
   }
 
   changeDelivered(): void {

@@ -168,4 +168,15 @@ describe('config', () => {
       expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: expected .*, got "${value}"$`));
     }
   });
+
+  test('the session cache: off unless SESSION_CACHE=on; its bounds read, bad values named, and refused while it is off', () => {
+    expect(loadConfig({}).sessionCache).toBeNull();
+    expect(loadConfig({ SESSION_CACHE: 'on' }).sessionCache).toEqual({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 });
+    expect(loadConfig({ SESSION_CACHE: 'on', SESSION_CACHE_MAX_ENTRIES: '500', SESSION_CACHE_MAX_BYTES: '1048576' }).sessionCache).toEqual({ maxEntries: 500, maxBytes: 1048576 });
+    for (const env of [{ SESSION_CACHE: 'yes' }, { SESSION_CACHE: 'on', SESSION_CACHE_MAX_ENTRIES: '0' }, { SESSION_CACHE: 'on', SESSION_CACHE_MAX_BYTES: '10' }, { SESSION_CACHE_MAX_ENTRIES: '500' }]) {
+      const name = Object.keys(env).at(-1) as string;
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(new RegExp(`^${name}: expected `));
+    }
+  });
 });

@@ -31,7 +31,7 @@ import { EventEmitter } from 'node:events';
 import { isWellFormedSessionId, sessionDigest } from '../session/ids';
 import { ChangeEvents, type ChangeEvent } from './change-events';
 import { GatewayHttp } from './http';
-import { NearCache, type Ticket } from './near-cache';
+import { NearCache, type Ticket } from '../cache/near-cache';
 
 /** A session as the gateway answers it; frozen, shared by every caller that reads it. */
 export interface Session {

@@ -52,6 +52,7 @@ import {
   type SessionRecord,
   type StoredSession,
 } from '../session/model';
+import type { SessionCache } from './session-cache';
 import { isForward, NO_SESSION, type AttributeRead, type ChangeFeed, type Forward, type Found, type SessionLimit, type SessionStore } from '../store/store';
 
 export type { AttributeRead, ChangeFeed, ChangeKind, ChangeListener, RevokeReason, SessionChange } from '../store/store';
@@ -101,6 +102,8 @@ export interface SessionServiceOptions {
   /** Counts the issues, updates and revokes that succeed. */
   readonly events: SessionEvents;
   readonly lifecycle?: LifecycleOptions;
+  /** The gateway's own near cache (SESSION_CACHE=on); reads ask it first, writes tell it. */
+  readonly cache?: SessionCache | null;
 }
 
 const DEFAULT_LIFECYCLE: LifecycleOptions = { rotationGraceSeconds: 0, limit: null, addressMask: 'network' };
@@ -129,6 +132,7 @@ export class SessionService {
   private readonly touchIntervalMs: number;
   private readonly anonymous: NewSession;
   private readonly lifecycle: LifecycleOptions;
+  private readonly cache: SessionCache | null;
   /** The store's tag key, asked for once. */
   private tagKey: Promise<Buffer> | null = null;
 
@@ -138,6 +142,7 @@ export class SessionService {
   ) {
     this.touchIntervalMs = options.touchIntervalSeconds * 1000;
     this.lifecycle = options.lifecycle ?? DEFAULT_LIFECYCLE;
+    this.cache = options.cache ?? null;
     this.anonymous = {
       principal: null,
       attributes: [],
@@ -164,6 +169,7 @@ export class SessionService {
   }
 
   close(): Promise<void> {
+    this.cache?.close();
     return this.store.close();
   }
 
@@ -191,7 +197,9 @@ export class SessionService {
       return digest;
     });
     if (digests.length === 0) return Promise.resolve(wanted.map(() => null));
-    return this.store.getMany(digests).then((found) => (found.some(isForward) ? this.followForwards(ids, wanted, found) : (found as Array<StoredSession | null>))).then((found) => {
+    const cache = this.cache;
+    const read = cache === null || !cache.enabled ? this.store.getMany(digests) : this.readThrough(cache, digests);
+    return read.then((found) => (found.some(isForward) ? this.followForwards(ids, wanted, found) : (found as Array<StoredSession | null>))).then((found) => {
       const records: Array<SessionRecord | null> = [];
       const touches: Array<Promise<void>> = [];
       const nowMs = this.store.now();
@@ -217,6 +225,33 @@ export class SessionService {
       }
       return touches.length === 0 ? records : Promise.all(touches).then(() => records);
     });
+  }
+
+  /** `store.getMany` through the cache: hits from memory, the misses in one read, kept for next time. */
+  private readThrough(cache: SessionCache, digests: readonly string[]): Promise<Found[]> {
+    const found: Found[] = new Array<Found>(digests.length);
+    const missing: number[] = [];
+    digests.forEach((digest, at) => {
+      const hit = cache.get(digest);
+      if (hit === undefined) missing.push(at);
+      else found[at] = hit;
+    });
+    if (missing.length === 0) return Promise.resolve(found);
+    const asked = missing.map((at) => digests[at] as string);
+    const tickets = asked.map((digest) => cache.ticket(digest));
+    return this.store.getMany(asked).then(
+      (values) => {
+        values.forEach((value, k) => {
+          found[missing[k] as number] = value;
+          cache.put(tickets[k] ?? null, value);
+        });
+        return found;
+      },
+      (error: unknown) => {
+        for (const ticket of tickets) cache.release(ticket);
+        throw error;
+      },
+    );
   }
 
   /**
@@ -250,7 +285,7 @@ export class SessionService {
   attributeOrIssue(id: string | null, name: string): Promise<AttributeAnswer> {
     if (id === null || !isWellFormedSessionId(id)) return this.issuedAnswer();
     const digest = sessionDigest(id);
-    return this.store.readAttribute(digest, name).then((read) => {
+    return this.attributeOf(digest, name).then((read) => {
       if (!read.found) return read.forward === undefined ? this.issuedAnswer() : this.forwardedAttribute(id, read.forward, name);
       const answer: AttributeAnswer = { id, json: read.json };
       const touching = this.touchIfDue(digest, read);
@@ -262,7 +297,7 @@ export class SessionService {
   private async forwardedAttribute(id: string, forward: Forward, name: string): Promise<AttributeAnswer> {
     const next = openForward(id, forward.sealedId);
     if (next === null || sessionDigest(next) !== forward.to) return this.issuedAnswer();
-    const read = await this.store.readAttribute(forward.to, name);
+    const read = await this.attributeOf(forward.to, name);
     return read.found ? { id: next, json: read.json } : this.issuedAnswer();
   }
 
@@ -273,11 +308,21 @@ export class SessionService {
   readAttribute(id: string, name: string): Promise<AttributeRead> {
     if (!isWellFormedSessionId(id)) return Promise.resolve(NO_SESSION);
     const digest = sessionDigest(id);
-    return this.store.readAttribute(digest, name).then((read) => {
+    return this.attributeOf(digest, name).then((read) => {
       if (!read.found) return read;
       const touching = this.touchIfDue(digest, read);
       return touching === null ? read : touching.then(() => read);
     });
+  }
+
+  /**
+   * One attribute of the session `digest`: from the store (which sends just that attribute's
+   * bytes) or, with the cache serving, from the cache, or read whole from the store and kept.
+   */
+  private attributeOf(digest: string, name: string): Promise<AttributeRead> {
+    const cache = this.cache;
+    if (cache === null || !cache.enabled) return this.store.readAttribute(digest, name);
+    return this.readThrough(cache, [digest]).then(([found]) => attributeRead(found ?? null, name));
   }
 
   /** Slides the expiry of a session just read, if its touch is due; null when it is not. */
@@ -288,7 +333,20 @@ export class SessionService {
 
   /** The touch itself: a full idle time from `nowMs`, if the session is as the read saw it. */
   private slide(digest: string, read: ReadTimes, nowMs: number): Promise<boolean> {
-    return this.store.touch(digest, read.lastAccessedAtMs, { nowMs, expiresAtMs: sessionDeadlineMs(nowMs, read.maxInactiveSeconds, read.absoluteExpiresAtMs) });
+    const touching = this.store.touch(digest, read.lastAccessedAtMs, { nowMs, expiresAtMs: sessionDeadlineMs(nowMs, read.maxInactiveSeconds, read.absoluteExpiresAtMs) });
+    const cache = this.cache;
+    if (cache === null) return touching;
+    cache.sliding(digest, read.lastAccessedAtMs, nowMs);
+    return touching.then(
+      (touched) => {
+        if (!touched) cache.drop(digest);
+        return touched;
+      },
+      (error: unknown) => {
+        cache.drop(digest);
+        throw error;
+      },
+    );
   }
 
   /** A new session, for services. */
@@ -326,8 +384,12 @@ export class SessionService {
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       const nowMs = this.store.now();
       // The absolute deadline is the store's to apply: it is not known before the session is read.
-      const result = await this.store.update(digest, patch, { nowMs, expiresAtMs: sessionDeadlineMs(nowMs, maxInactiveSeconds, 0), maxInactiveSeconds });
+      const result = await this.store.update(digest, patch, { nowMs, expiresAtMs: sessionDeadlineMs(nowMs, maxInactiveSeconds, 0), maxInactiveSeconds }).catch((error: unknown) => {
+        this.uncache(digest); // it may yet be written
+        throw error;
+      });
       if (result.written) {
+        this.cache?.wrote(digest, result.session.version);
         this.options.events.sessionUpdated();
         return sessionRecord(target, digest, result.session);
       }
@@ -351,12 +413,14 @@ export class SessionService {
     if (target === null) throw new GatewayError('BAD_USER_INPUT', 'revokeSession needs an id, or a session ID in the session header');
     if (!isWellFormedSessionId(target)) return false;
     const reason = caller.service ? 'REVOKED_BY_SERVICE' : 'LOGOUT';
-    const removed = await this.store.destroy(sessionDigest(target), reason);
+    const digest = sessionDigest(target);
+    const removed = await this.store.destroy(digest, reason).finally(() => this.uncache(digest));
     if (typeof removed === 'boolean') return this.counted(removed ? 1 : 0) === 1;
     if (target !== caller.sessionId) return false;
     const next = openForward(target, removed.sealedId);
     if (next === null || sessionDigest(next) !== removed.to) return false;
-    return this.counted((await this.store.destroy(removed.to, reason)) === true ? 1 : 0) === 1;
+    const ended = await this.store.destroy(removed.to, reason).finally(() => this.uncache(removed.to));
+    return this.counted(ended === true ? 1 : 0) === 1;
   }
 
   /**
@@ -366,14 +430,17 @@ export class SessionService {
   async revokeByHandle(caller: Caller, handle: string): Promise<boolean> {
     const own = await this.ownPrincipal(caller, 'revokeSession(handle:)');
     if (own === null || !isWellFormedDigest(handle)) return false;
-    return this.counted((await this.store.destroy(handle, 'REVOKED_BY_USER', own.principal)) === true ? 1 : 0) === 1;
+    const removed = await this.store.destroy(handle, 'REVOKED_BY_USER', own.principal).finally(() => this.uncache(handle));
+    return this.counted(removed === true ? 1 : 0) === 1;
   }
 
   /** Revokes every session of the caller's principal but the one it presents; answers how many. */
   async revokeOthers(caller: Caller): Promise<number> {
     const own = await this.ownPrincipal(caller, 'revokeOtherSessions');
     if (own === null) return 0;
-    return this.counted(await this.store.revokePrincipal(await this.tagOf(own.principal), own.principal, own.digest, 'REVOKED_BY_USER'));
+    const count = await this.store.revokePrincipal(await this.tagOf(own.principal), own.principal, own.digest, 'REVOKED_BY_USER');
+    this.cache?.forget(); // which digests went is not told: forget them all
+    return this.counted(count);
   }
 
   /**
@@ -383,7 +450,9 @@ export class SessionService {
   async revokePrincipal(caller: Caller, principal: string): Promise<number> {
     requireService(caller, 'revokePrincipalSessions');
     checkText('principal', principal, MAX_PRINCIPAL_BYTES);
-    return this.counted(await this.store.revokePrincipal(await this.tagOf(principal), principal, null, 'PRINCIPAL_REVOKED'));
+    const count = await this.store.revokePrincipal(await this.tagOf(principal), principal, null, 'PRINCIPAL_REVOKED');
+    this.cache?.forget(); // which digests went is not told: forget them all
+    return this.counted(count);
   }
 
   /** The sessions of the caller's own principal, the current one marked; none for an anonymous session. */
@@ -454,18 +523,20 @@ export class SessionService {
         const replaced = await this.replaceStored(copy, tag, target, oldDigest, old.version);
         if (replaced === 'GONE') throw sessionNotFound();
         if (replaced === 'CONFLICT') continue;
+        this.uncache(oldDigest);
         this.counted(1); // the old session
         this.options.events.sessionIssued();
         return sessionRecord(replaced.id, replaced.digest, replaced.session);
       }
       const created = await this.createStored(copy, owner);
-      this.counted(created.evicted.length); // evicted for the copy: revoked, whatever becomes of it
+      this.evicted(created.evicted); // evicted for the copy: revoked, whatever becomes of it
       const retired = await this.store.retire(oldDigest, {
         expectedVersion: old.version,
         forward: { to: created.digest, sealedId: sealForward(target, created.id) },
         graceMs: this.lifecycle.rotationGraceSeconds * 1000,
       });
       if (retired === 'RETIRED') {
+        this.uncache(oldDigest);
         this.counted(1); // the old session
         this.options.events.sessionIssued();
         return sessionRecord(created.id, created.digest, created.session);
@@ -503,6 +574,20 @@ export class SessionService {
       .sort((a, b) => b.lastAccessedAtMs - a.lastAccessedAtMs);
   }
 
+  /**
+   * This gateway revoked `digest` (or found nothing there, or does not know what its write did):
+   * its cache serves nothing it holds of it, nor what reads already under way bring back.
+   */
+  private uncache(digest: string): void {
+    this.cache?.wrote(digest, Number.POSITIVE_INFINITY);
+  }
+
+  /** Sessions a limit evicted: revoked, counted, and gone from the cache. */
+  private evicted(digests: readonly string[]): void {
+    for (const digest of digests) this.uncache(digest);
+    this.counted(digests.length);
+  }
+
   private counted(revoked: number): number {
     for (let i = 0; i < revoked; i++) this.options.events.sessionRevoked();
     return revoked;
@@ -533,7 +618,7 @@ export class SessionService {
     const stored = newStoredSession(session, this.store.now());
     return this.createStored(stored, session.principal).then((created) => {
       this.options.events.sessionIssued();
-      this.counted(created.evicted.length);
+      this.evicted(created.evicted);
       return sessionRecord(created.id, created.digest, created.session);
     });
   }
@@ -580,4 +665,18 @@ export class SessionService {
       if (touched) records[index] = sessionRecord(record.id, record.digest, { ...stored, lastAccessedAtMs: nowMs });
     });
   }
+}
+
+/** What a read of one attribute answers, from a whole session read (the cache's way). */
+function attributeRead(found: Found, name: string): AttributeRead {
+  if (found === null) return NO_SESSION;
+  if (isForward(found)) return { found: false, forward: found };
+  const json = found.attributes.get(name);
+  return {
+    found: true,
+    json: json === undefined ? null : Buffer.from(json),
+    lastAccessedAtMs: found.lastAccessedAtMs,
+    maxInactiveSeconds: found.maxInactiveSeconds,
+    absoluteExpiresAtMs: found.absoluteExpiresAtMs,
+  };
 }

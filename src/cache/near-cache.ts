@@ -1,6 +1,8 @@
 /**
- * The client's near cache: a bounded LRU of sessions keyed by digest, kept coherent by the
- * gateway's change events. Pure logic (no I/O), so it is tested on its own.
+ * The near cache: a bounded LRU of sessions keyed by digest, kept coherent by change events. One
+ * implementation for both places that cache sessions: the client library (fed by the gateway's
+ * `sessionChanges` stream) and the gateway itself with SESSION_CACHE=on (fed by the store's change
+ * feed, `sessions/session-cache.ts`). Pure logic (no I/O), so it is tested on its own.
  *
  * Three rules keep it from serving what the gateway no longer holds:
  *
@@ -47,6 +49,7 @@ export class NearCache<V extends Versioned> {
   private bytes = 0;
   private epoch = 0;
   private on = false;
+  private evicted = 0;
 
   constructor(private readonly options: NearCacheOptions) {
     this.now = options.now ?? Date.now;
@@ -62,6 +65,11 @@ export class NearCache<V extends Versioned> {
 
   get byteSize(): number {
     return this.bytes;
+  }
+
+  /** Entries pushed out by the limits (least recently used first) since the cache was made. */
+  get evictions(): number {
+    return this.evicted;
   }
 
   /** The change stream is up: serve and store from now on. */
@@ -129,6 +137,22 @@ export class NearCache<V extends Versioned> {
     return true;
   }
 
+  /**
+   * The cached value of `key` changed in a way no version counts (a touch slid its expiry): keeps
+   * the entry where it is, with `value` and its new expiry, if it still holds that version.
+   */
+  refresh(key: string, value: V, expiresAtMs: number): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.value.version !== value.version) return;
+    this.entries.set(key, { value, bytes: entry.bytes, expiresAtMs });
+  }
+
+  /** Forgets one entry (what it holds may no longer be what the store holds). */
+  drop(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.remove(key, entry);
+  }
+
   /** Gives a ticket back without storing anything (the fetch failed). */
   release(ticket: Ticket | null): void {
     if (ticket === null) return;
@@ -156,6 +180,7 @@ export class NearCache<V extends Versioned> {
     for (const [key, entry] of this.entries) {
       if (this.entries.size <= this.options.maxEntries && this.bytes <= this.options.maxBytes) return;
       this.remove(key, entry); // least recently used first
+      this.evicted++;
     }
   }
 }

@@ -2,7 +2,7 @@
  * The near cache's rules, as pure logic: serve only while enabled, never past the TTL, within
  * its bounds, and never store an answer that crossed an invalidation.
  */
-import { NearCache } from '../../src/client/near-cache';
+import { NearCache } from '../../src/cache/near-cache';
 
 interface Value {
   readonly name: string;

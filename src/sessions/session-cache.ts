@@ -1,0 +1,176 @@
+/**
+ * The gateway's own near cache (SESSION_CACHE=on): sessions this gateway read lately, kept in its
+ * memory so that a read that hits costs no Redis round trip. It is the client library's cache
+ * (`cache/near-cache.ts`, one implementation), fed by the store's change feed instead of the
+ * `sessionChanges` stream, and the session service is its only user: it asks here before it asks
+ * the store, and tells it of its own writes.
+ *
+ * What holds, and what does not:
+ * - It serves only while the feed is confirmed up; the moment the feed is lost the whole cache is
+ *   dropped, and reads go to the store until the feed is back (retried with a capped backoff).
+ * - A change made through any gateway drops the older cached value when its announcement arrives
+ *   (milliseconds after the write); this gateway's own writes drop it before they return. A value
+ *   read from the store is kept only if no change to it was announced while it was being read.
+ * - An entry never outlives the session's own deadline (its idle deadline as last seen, capped
+ *   by its absolute one), with no event needed: an expired session is never served.
+ * - A touch is still sent at most once per TOUCH_INTERVAL per session and gateway: the service
+ *   decides it on a hit as on a read; the entry takes the touch's time at once (so the hits
+ *   meanwhile send nothing) and is dropped if the store did not take the touch.
+ * Not yet: a revoke through another gateway is not final here when it returns, only when its
+ * announcement arrives (see the README's near-cache section).
+ */
+import { NearCache, type Ticket } from '../cache/near-cache';
+import { storedDeadlineMs, type StoredSession } from '../session/model';
+import { isForward, type ChangeFeed, type Found } from '../store/store';
+
+export interface SessionCacheOptions {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  /** The store's clock: entries expire by the deadlines the store keeps. */
+  readonly now: () => number;
+  /** Told each time the feed is lost (the cache was dropped) and why. */
+  readonly onLost?: (reason: string) => void;
+}
+
+/** What the cache has done since it was made, and holds now (its metrics). */
+export interface SessionCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly evictions: number;
+  readonly entries: number;
+  readonly bytes: number;
+}
+
+/** Bounds of the backoff between attempts to listen to the feed again. */
+const MIN_RETRY_MS = 100;
+const MAX_RETRY_MS = 5000;
+
+export class SessionCache {
+  private readonly cache: NearCache<StoredSession>;
+  private hits = 0;
+  private misses = 0;
+  private detach: (() => void) | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private retryMs = MIN_RETRY_MS;
+  private closed = false;
+
+  constructor(
+    private readonly feed: ChangeFeed,
+    private readonly options: SessionCacheOptions,
+  ) {
+    this.cache = new NearCache<StoredSession>({ maxEntries: options.maxEntries, maxBytes: options.maxBytes, now: options.now });
+  }
+
+  /** Starts listening to the feed; the cache serves once the feed confirms. */
+  start(): void {
+    if (this.closed || this.detach !== null || this.retry !== null) return;
+    this.feed
+      .listen({
+        change: (change) => this.cache.invalidate(change.digest, change.kind === 'REVOKED' ? Number.POSITIVE_INFINITY : change.version),
+        lost: (reason) => {
+          this.detach = null;
+          this.cache.disable();
+          this.options.onLost?.(reason);
+          this.again();
+        },
+      })
+      .then(
+        (detach) => {
+          if (this.closed) return detach();
+          this.detach = detach;
+          this.retryMs = MIN_RETRY_MS;
+          this.cache.enable();
+        },
+        () => this.again(),
+      );
+  }
+
+  /** Whether it serves now (the feed is confirmed up). */
+  get enabled(): boolean {
+    return this.cache.enabled;
+  }
+
+  /** The cached session, counted as a hit; undefined (a miss) when absent, expired or off. */
+  get(digest: string): StoredSession | undefined {
+    const hit = this.cache.get(digest);
+    if (hit !== undefined) this.hits++;
+    else if (this.cache.enabled) this.misses++;
+    return hit;
+  }
+
+  /** Taken before a read of the store, so a change announced meanwhile keeps its answer out. */
+  ticket(digest: string): Ticket | null {
+    return this.cache.ticket(digest);
+  }
+
+  /** Keeps what the store answered for the ticket's digest (never a forward: its grace ends with no event). */
+  put(ticket: Ticket | null, found: Found | undefined): void {
+    if (found === null || found === undefined || isForward(found)) return this.cache.release(ticket);
+    this.cache.put(ticket, found, approximateBytes(found), storedDeadlineMs(found));
+  }
+
+  release(ticket: Ticket | null): void {
+    this.cache.release(ticket);
+  }
+
+  /**
+   * A touch of `digest` is being sent, decided on a read that saw it last used at
+   * `seenLastAccessedAtMs`: the cached entry takes the touch's time now, so the hits until it
+   * returns are not due one too.
+   */
+  sliding(digest: string, seenLastAccessedAtMs: number, nowMs: number): void {
+    const cached = this.cache.get(digest);
+    if (cached === undefined || cached.lastAccessedAtMs !== seenLastAccessedAtMs) return;
+    const slid: StoredSession = { ...cached, lastAccessedAtMs: nowMs };
+    this.cache.refresh(digest, slid, storedDeadlineMs(slid));
+  }
+
+  /** The store did not take a touch (used or changed meanwhile, or gone): what is cached is not what it holds. */
+  drop(digest: string): void {
+    this.cache.drop(digest);
+  }
+
+  /** This gateway changed `digest`, now at `version` (Infinity: revoked): nothing older is served from here on. */
+  wrote(digest: string, version: number): void {
+    this.cache.invalidate(digest, version);
+  }
+
+  /** A change too wide to name (a principal's sessions revoked): forget everything. */
+  forget(): void {
+    this.cache.forget();
+  }
+
+  stats(): SessionCacheStats {
+    return { hits: this.hits, misses: this.misses, evictions: this.cache.evictions, entries: this.cache.size, bytes: this.cache.byteSize };
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retry !== null) clearTimeout(this.retry);
+    this.retry = null;
+    this.detach?.();
+    this.detach = null;
+    this.cache.disable();
+  }
+
+  private again(): void {
+    if (this.closed || this.retry !== null) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.start();
+    }, this.retryMs);
+    this.retry.unref();
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+  }
+}
+
+/**
+ * What a cached session takes in memory, roughly: its strings at two bytes a character (V8
+ * keeps most as one, so this errs high) and a fixed overhead for the objects and the map.
+ */
+export function approximateBytes(session: StoredSession): number {
+  let bytes = 400;
+  for (const [name, json] of session.attributes) bytes += 64 + 2 * (name.length + json.length);
+  bytes += 2 * ((session.principal?.length ?? 0) + (session.device.userAgent?.length ?? 0) + (session.device.clientAddress?.length ?? 0));
+  return bytes;
+}
