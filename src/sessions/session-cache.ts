@@ -169,7 +169,7 @@ export class SessionCache {
  * keeps most as one, so this errs high) and a fixed overhead for the objects and the map.
  */
 export function approximateBytes(session: StoredSession): number {
-  let bytes = 400;
+  let bytes = 500;
   for (const [name, json] of session.attributes) bytes += 64 + 2 * (name.length + json.length);
   bytes += 2 * ((session.principal?.length ?? 0) + (session.device.userAgent?.length ?? 0) + (session.device.clientAddress?.length ?? 0));
   return bytes;
