@@ -112,7 +112,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly cluster: boolean;
   /**
    * Which replicas a write must reach (null: none). Acknowledged writes wait on connections of
-   * their own (made at the first that needs one), so that no read queues behind a WAIT.
+   * their own, so that no read queues behind a WAIT.
    */
   private readonly acks: ReplicaAckRule | null;
   private writers: Array<{ readonly connection: ScriptedRedis; inFlight: number }> | null = null;
@@ -137,7 +137,18 @@ export class RedisSessionStore implements SessionStore {
     // WAIT gives up a little before the call's own deadline, so its count is what answers (and a
     // replica that did not confirm can still be asked what it is: replica-acks.ts).
     this.waitTimeoutMs = Math.max(1, Math.floor(options.commandTimeoutMs * 0.7));
-    if (ackReplicas !== 'all' && ackReplicas > 0) this.writerPool();
+    if (this.acks !== null) {
+      // Connected along with the main connection, so the first acknowledged write need not wait
+      // for them (with slow sentinels that would take longer than its deadline).
+      this.writerPool();
+      // The main connection's primary's replicas, learned as soon as it is connected.
+      const learn = (): void => {
+        const primary = this.cluster ? null : addressOf(client as Redis);
+        if (primary !== null) this.acks?.required(primary, Date.now() + options.commandTimeoutMs).catch(() => undefined);
+      };
+      client.on('ready', learn);
+      learn();
+    }
     client.on('error', (error: Error) => this.logConnectionError(error));
     client.on('ready', () => void this.syncClock());
     if (client.status === 'ready') void this.syncClock();
@@ -389,7 +400,9 @@ export class RedisSessionStore implements SessionStore {
   private write<T>(operation: StoreOperation, script: WriteScript, keysAndArgs: Arg[], wrote: (reply: T) => boolean): Promise<T> {
     const acks = this.acks;
     const unacknowledged = (): Promise<T> => (this.redis[script] as (...keysAndArgs: Arg[]) => Promise<T>).apply(this.redis, keysAndArgs);
-    if (acks === null) return this.call(operation, unacknowledged);
+    // Not connected: it fails at once, not applied, as every command does then (nothing is sent
+    // before the connection is ready, so nothing goes out unacknowledged).
+    if (acks === null || this.client.status !== 'ready') return this.call(operation, unacknowledged);
     if (!this.cluster) {
       const primary = addressOf(this.client as Redis);
       if (primary !== null && acks.known(primary) === 0) return this.call(operation, unacknowledged);
@@ -457,7 +470,7 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  /** The writer connections, made at the first write that needs one: copies of the main connection. */
+  /** The writer connections: copies of the main connection, made once. */
   private writerPool(): Array<{ readonly connection: ScriptedRedis; inFlight: number }> {
     this.writers ??= Array.from({ length: WRITER_CONNECTIONS }, () => {
       const writer = this.client.duplicate();
@@ -468,7 +481,7 @@ export class RedisSessionStore implements SessionStore {
     return this.writers;
   }
 
-  /** The connected writer with the fewest writes in flight; waits for one to connect (the first use) until the deadline. */
+  /** The connected writer with the fewest writes in flight; waits for one to (re)connect until the deadline. */
   private async readyWriter(operation: StoreOperation, giveUpAt: number): Promise<{ readonly connection: ScriptedRedis; inFlight: number }> {
     for (;;) {
       const ready = this.writerPool().filter((writer) => writer.connection.status === 'ready');
