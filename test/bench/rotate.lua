@@ -102,7 +102,7 @@ local function matches(status, headers, body)
     local n = index[id or ""]
     return n ~= nil and user == userOf(n) and answered(n)
   elseif check == "issued" then
-    return string.match(body, '^{"data":{"issueSession":{"id":"[A-Za-z0-9_-]+"}}}$') ~= nil
+    return string.match(body, '^{"data":{"issueSession":{"id":"[%w_%-]+"}}}%s*$') ~= nil
   elseif check == "batch" then
     local first = index[string.match(body, '^{"data":{"sessions":%[{"id":"([^"]+)"') or ""]
     if first == nil then return false end
