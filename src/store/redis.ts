@@ -438,10 +438,7 @@ export class RedisSessionStore implements SessionStore {
             continue;
           }
           required = await requiredAt(primary);
-          const pipeline = target.pipeline() as ScriptedPipeline;
-          pipeline[script](...keysAndArgs);
-          if (required > 0) pipeline.wait(required, this.waitTimeoutMs);
-          [scripted, waited] = (await pipeline.exec()) ?? [];
+          [scripted, waited] = await this.scriptThenWait(target, script, keysAndArgs, required);
           if (scripted === undefined || (required > 0 && waited === undefined)) throw new Error('Connection is closed.');
           // Sent to the slot's primary as the slot map says, which a failover may have made
           // wrong. Refused means not run: ask again, with the slot map refreshed, until the deadline.
@@ -468,6 +465,25 @@ export class RedisSessionStore implements SessionStore {
         writer.inFlight -= 1;
       }
     });
+  }
+
+  /**
+   * The script, then `WAIT required` (none for 0) right behind it on the same connection, which
+   * answers in the order asked: WAIT covers the script. On one node's connection (single,
+   * Sentinel) the two are auto-pipelined with whatever else goes out in the same tick; a Cluster
+   * node's connection does not auto-pipeline (connect.ts), so they are one pipeline of their own.
+   */
+  private async scriptThenWait(target: ScriptedRedis, script: WriteScript, keysAndArgs: Arg[], required: number): Promise<Array<[Error | null, unknown] | undefined>> {
+    if (this.cluster) {
+      const pipeline = target.pipeline() as ScriptedPipeline;
+      pipeline[script](...keysAndArgs);
+      if (required > 0) pipeline.wait(required, this.waitTimeoutMs);
+      return (await pipeline.exec()) ?? [];
+    }
+    const settled = (pending: Promise<unknown>): Promise<[Error | null, unknown]> => pending.then((value): [null, unknown] => [null, value], (error: Error): [Error, null] => [error, null]);
+    const scripted = settled((target[script] as (...keysAndArgs: Arg[]) => Promise<unknown>).apply(target, keysAndArgs));
+    const waited = required > 0 ? settled(target.wait(required, this.waitTimeoutMs)) : undefined;
+    return [await scripted, waited === undefined ? undefined : await waited];
   }
 
   /** The writer connections: copies of the main connection, made once. */
