@@ -115,7 +115,7 @@ export class RedisSessionStore implements SessionStore {
    * their own, so that no read queues behind a WAIT.
    */
   private readonly acks: ReplicaAckRule | null;
-  private writers: Array<{ readonly connection: ScriptedRedis; inFlight: number }> | null = null;
+  private readonly writers: Array<{ readonly connection: ScriptedRedis; inFlight: number }>;
   private readonly waitTimeoutMs: number;
   private readonly prefix: string;
   private readonly attributeNames = new Map<string, Buffer>();
@@ -137,10 +137,15 @@ export class RedisSessionStore implements SessionStore {
     // WAIT gives up a little before the call's own deadline, so its count is what answers (and a
     // replica that did not confirm can still be asked what it is: replica-acks.ts).
     this.waitTimeoutMs = Math.max(1, Math.floor(options.commandTimeoutMs * 0.7));
+    // Made and connected along with the main connection, so that the first acknowledged write need
+    // not wait for them (with slow sentinels that would take longer than its deadline).
+    this.writers = this.acks === null ? [] : Array.from({ length: WRITER_CONNECTIONS }, () => {
+      const writer = client.duplicate();
+      defineScripts(writer);
+      writer.on('error', () => undefined); // the main connection logs connection trouble
+      return { connection: writer as ScriptedRedis, inFlight: 0 };
+    });
     if (this.acks !== null) {
-      // Connected along with the main connection, so the first acknowledged write need not wait
-      // for them (with slow sentinels that would take longer than its deadline).
-      this.writerPool();
       // The main connection's primary's replicas, learned as soon as it is connected.
       const learn = (): void => {
         const primary = this.cluster ? null : addressOf(client as Redis);
@@ -376,7 +381,7 @@ export class RedisSessionStore implements SessionStore {
     clearInterval(this.clockSync);
     await this.changes.close();
     this.acks?.close();
-    for (const writer of this.writers ?? []) writer.connection.disconnect();
+    for (const writer of this.writers) writer.connection.disconnect();
     if (this.client.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -389,8 +394,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * A write script. With replicas to reach (`ackReplicas`, see replica-acks.ts), it is sent with
-   * `WAIT <count>` in one pipeline on a writer connection: a write that changed something is
+   * A write script. With replicas to reach (`ackReplicas`, see replica-acks.ts), it is sent on a
+   * writer connection with `WAIT <count>` right behind it: a write that changed something is
    * acknowledged only when the replicas its primary must reach have it. If they do not confirm in
    * time (and the rule does not find the missing ones down), the write is on the primary (and
    * visible) but may be lost on a failover, so the caller hears STORE_UNAVAILABLE with outcome
@@ -486,21 +491,10 @@ export class RedisSessionStore implements SessionStore {
     return [await scripted, waited === undefined ? undefined : await waited];
   }
 
-  /** The writer connections: copies of the main connection, made once. */
-  private writerPool(): Array<{ readonly connection: ScriptedRedis; inFlight: number }> {
-    this.writers ??= Array.from({ length: WRITER_CONNECTIONS }, () => {
-      const writer = this.client.duplicate();
-      defineScripts(writer);
-      writer.on('error', () => undefined); // the main connection logs connection trouble
-      return { connection: writer as ScriptedRedis, inFlight: 0 };
-    });
-    return this.writers;
-  }
-
   /** The connected writer with the fewest writes in flight; waits for one to (re)connect until the deadline. */
   private async readyWriter(operation: StoreOperation, giveUpAt: number): Promise<{ readonly connection: ScriptedRedis; inFlight: number }> {
     for (;;) {
-      const ready = this.writerPool().filter((writer) => writer.connection.status === 'ready');
+      const ready = this.writers.filter((writer) => writer.connection.status === 'ready');
       if (ready.length > 0) return ready.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
       if (Date.now() > giveUpAt) throw storeUnavailable(operation, 'NOT_APPLIED', 'not connected');
       await new Promise((resolve) => setTimeout(resolve, 10));

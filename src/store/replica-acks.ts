@@ -91,8 +91,8 @@ const PROBE_TIMEOUT_MS = 1000;
 /** A primary no write has gone to for this long is forgotten (its observer closed). */
 const IDLE_FORGET_MS = 60_000;
 
-/** What a probe of a required replica found. */
-type Probe = { readonly kind: 'down' } | { readonly kind: 'primary' } | { readonly kind: 'replica'; readonly of: string; readonly link: string } | { readonly kind: 'silent'; readonly why: string }; // why: "did not answer …"
+/** What a probe of a required replica found (`silent`: `why` reads "did not answer …"). */
+type Probe = { readonly kind: 'down' } | { readonly kind: 'primary' } | { readonly kind: 'replica'; readonly of: string; readonly link: string } | { readonly kind: 'silent'; readonly why: string };
 
 interface Replica {
   readonly address: NodeAddress;
