@@ -88,7 +88,11 @@ export const AWAY_KEEP_MS = 10_000;
 export const PROMOTED_KEEP_MS = 60_000;
 /** The longest a probe of a replica may take. */
 const PROBE_TIMEOUT_MS = 1000;
-/** A primary no write has gone to for this long is forgotten (its observer closed). */
+/**
+ * A primary no write has gone to for this long, and that its observer cannot reach, is forgotten
+ * (a node gone for good). One that still answers is kept, however idle: forgetting its replicas
+ * and learning them afresh would be the very shrink the rule forbids, if a failover were under way.
+ */
 const IDLE_FORGET_MS = 60_000;
 
 /** What a probe of a required replica found (`silent`: `why` reads "did not answer …"). */
@@ -183,7 +187,7 @@ export class EveryReplica implements ReplicaAckRule {
   private refreshAll(): void {
     const nowMs = Date.now();
     for (const [key, primary] of this.primaries) {
-      if (nowMs - primary.usedAtMs > IDLE_FORGET_MS) {
+      if (nowMs - primary.usedAtMs > IDLE_FORGET_MS && primary.observer.status !== 'ready') {
         primary.observer.disconnect();
         this.primaries.delete(key);
         continue;
