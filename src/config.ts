@@ -116,10 +116,11 @@ export interface RedisConfig {
   /** TLS to the sentinels. */
   readonly sentinelTls: boolean;
   /**
-   * A write is acknowledged only once this many replicas have it (`WAIT`, within the command
-   * timeout); 0 acknowledges what the primary has, which a failover can lose.
+   * Which replicas a write must reach before it is acknowledged (`WAIT`, within the command
+   * timeout): `all` (the default), every replica its primary has (see store/replica-acks.ts); a
+   * number, exactly that many; 0 acknowledges what the primary has, which a failover can lose.
    */
-  readonly ackReplicas: number;
+  readonly ackReplicas: number | 'all';
 }
 
 export class ConfigError extends Error {
@@ -255,8 +256,18 @@ function redisConfig(env: Env): RedisConfig | undefined {
     sentinelPassword: optional(env, 'REDIS_SENTINEL_PASSWORD'),
     tls: boolean(env, 'REDIS_TLS', false),
     sentinelTls: boolean(env, 'REDIS_SENTINEL_TLS', false),
-    ackReplicas: integer(env, 'REDIS_ACK_REPLICAS', 0, 0, 16),
+    ackReplicas: ackReplicas(env),
   });
+}
+
+/** REDIS_ACK_REPLICAS: `all` (the default), or a number of replicas from 0 (none) to 16. */
+function ackReplicas(env: Env): number | 'all' {
+  const raw = optional(env, 'REDIS_ACK_REPLICAS')?.trim();
+  if (raw === undefined || raw === 'all') return 'all';
+  if (!/^\d{1,2}$/.test(raw) || Number(raw) > 16) {
+    throw new ConfigError('REDIS_ACK_REPLICAS', 'all (every replica the primary has; the default), 0 (none: the primary\'s word is taken) or a number of replicas from 1 to 16', env.REDIS_ACK_REPLICAS);
+  }
+  return Number(raw);
 }
 
 function serviceTokens(env: Env, production: boolean): string[] {

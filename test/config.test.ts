@@ -35,7 +35,7 @@ describe('config', () => {
     expect(config).toMatchObject({
       port: 8080,
       host: '0.0.0.0',
-      redis: { topology: { kind: 'single', url: 'redis://10.0.0.5:6380/2' }, ackReplicas: 0 },
+      redis: { topology: { kind: 'single', url: 'redis://10.0.0.5:6380/2' }, ackReplicas: 'all' },
       sessionTimeoutSeconds: 1800,
       sessionHeader: 'X-Auth-Session',
       serviceTokens: ['aaaaaaaaaaaaaaaa1', 'bbbbbbbbbbbbbbbb2'],
@@ -78,7 +78,7 @@ describe('config', () => {
         sentinelPassword: undefined,
         tls: true,
         sentinelTls: false,
-        ackReplicas: 0,
+        ackReplicas: 'all',
       });
     });
 
@@ -101,6 +101,19 @@ describe('config', () => {
     });
 
     test.each([
+      [undefined, 'all'],
+      ['all', 'all'],
+      [' all ', 'all'],
+      ['0', 0],
+      ['2', 2],
+      ['16', 16],
+    ])('REDIS_ACK_REPLICAS=%p: a write must reach %p replicas (all: every replica its primary has, the default)', (value, expected) => {
+      const env: Record<string, string> = { REDIS_URL: 'redis://a:6379' };
+      if (value !== undefined) env.REDIS_ACK_REPLICAS = value;
+      expect(loadConfig(env).redis?.ackReplicas).toBe(expected);
+    });
+
+    test.each([
       [{ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:7000' }, /^REDIS_URL and REDIS_CLUSTER_NODES: expected one of/],
       [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm' }, /^REDIS_CLUSTER_NODES and REDIS_SENTINELS:/],
       [{ REDIS_CLUSTER_NODES: 'a' }, /^REDIS_CLUSTER_NODES: expected comma-separated host:port pairs/],
@@ -111,7 +124,11 @@ describe('config', () => {
       [{ REDIS_PASSWORD: 'pw' }, /^REDIS_PASSWORD: expected REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS beside it/],
       [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINEL_PASSWORD: 'pw' }, /^REDIS_SENTINEL_PASSWORD: expected REDIS_SENTINELS beside it/],
       [{ REDIS_URL: 'redis://a:6379', REDIS_TLS: 'true' }, /^REDIS_TLS: expected a rediss:\/\/ REDIS_URL/],
-      [{ REDIS_URL: 'redis://a:6379', REDIS_ACK_REPLICAS: '-1' }, /^REDIS_ACK_REPLICAS: expected an integer from 0 to 16/],
+      [{ REDIS_URL: 'redis://a:6379', REDIS_ACK_REPLICAS: '-1' }, /^REDIS_ACK_REPLICAS: expected all \(every replica the primary has; the default\), 0 \(none: the primary's word is taken\) or a number of replicas from 1 to 16, got "-1"$/],
+      [{ REDIS_URL: 'redis://a:6379', REDIS_ACK_REPLICAS: '17' }, /^REDIS_ACK_REPLICAS: expected all .* got "17"$/],
+      [{ REDIS_URL: 'redis://a:6379', REDIS_ACK_REPLICAS: 'every' }, /^REDIS_ACK_REPLICAS: expected all .* got "every"$/],
+      [{ REDIS_URL: 'redis://a:6379', REDIS_ACK_REPLICAS: '1.5' }, /^REDIS_ACK_REPLICAS: expected all .* got "1.5"$/],
+      [{ REDIS_ACK_REPLICAS: 'all' }, /^REDIS_ACK_REPLICAS: expected REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS beside it/],
       [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_TLS: 'yes' }, /^REDIS_TLS: expected true or false/],
     ])('%p is refused with a message naming the variable', (env, message) => {
       expect(() => loadConfig(env)).toThrow(ConfigError);

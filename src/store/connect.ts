@@ -22,6 +22,7 @@ import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { Config, RedisConfig } from '../config';
 import { MemorySessionStore } from './memory';
 import { RedisSessionStore, type RedisConnection } from './redis';
+import type { OpenNode } from './replica-acks';
 import { FailoverFollowingSentinelConnector } from './sentinel-connector';
 import type { CommandObserver, SessionStore } from './store';
 
@@ -59,6 +60,7 @@ export function openStore(config: StoreConfig, parts: StoreParts = {}): SessionS
     maxAttributeBytes: config.maxAttributeBytes,
     commandTimeoutMs: config.redisCommandTimeoutMs,
     ackReplicas: config.redis.ackReplicas,
+    openNode: nodeOpener(config.redis, config.redisCommandTimeoutMs),
     ...(parts.logger === undefined ? {} : { logger: parts.logger }),
     ...(parts.onCommand === undefined ? {} : { onCommand: parts.onCommand }),
   });
@@ -83,6 +85,38 @@ function nodeOptions(redis: RedisConfig, commandTimeoutMs: number): RedisOptions
   if (redis.password !== undefined) options.password = redis.password;
   if (redis.tls) options.tls = {} satisfies ConnectionOptions;
   return options;
+}
+
+/**
+ * Connections to one node of the deployment by its address, with its credentials and TLS: the
+ * store's acknowledged writes observe each primary's replicas and probe a replica that did not
+ * confirm (replica-acks.ts). A single node's credentials and TLS come from its URL.
+ */
+export function nodeOpener(redis: RedisConfig, commandTimeoutMs: number): OpenNode {
+  const { username, password, tls } = nodeOptions(redis, commandTimeoutMs);
+  const credentials: RedisOptions = { ...(username === undefined ? {} : { username }), ...(password === undefined ? {} : { password }), ...(tls === undefined ? {} : { tls }) };
+  if (redis.topology.kind === 'single') {
+    const url = new URL(redis.topology.url);
+    if (url.username !== '') credentials.username = decodeURIComponent(url.username);
+    if (url.password !== '') credentials.password = decodeURIComponent(url.password);
+    if (url.protocol === 'rediss:') credentials.tls = {} satisfies ConnectionOptions;
+  }
+  return ({ host, port }, { connectTimeoutMs, reconnect }) =>
+    new Redis({
+      ...credentials,
+      host,
+      port,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: connectTimeoutMs,
+      commandTimeout: reconnect ? commandTimeoutMs : connectTimeoutMs,
+      // A lasting connection reconnects as every other; a probe makes one attempt, when asked.
+      retryStrategy: reconnect ? reconnectDelay : () => null,
+      lazyConnect: !reconnect,
+      enableReadyCheck: reconnect,
+      // A probe of a dead node must not leave ioredis's 2 s close timer behind.
+      disconnectTimeout: 50,
+    });
 }
 
 /** The connection for a configured Redis, by its topology. */

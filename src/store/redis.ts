@@ -32,6 +32,7 @@ import { patchError, principalChangeRefused, sessionNotFound, type SessionPatch,
 import { decodeForward, decodeSession, encodeForward, encodeSession, readAttribute } from './redis-codec';
 import { RedisChangeFeed } from './redis-changes';
 import { classifyRedisError, storeUnavailable } from './redis-errors';
+import { EveryReplica, FixedReplicas, type NodeAddress, type OpenNode, type ReplicaAckRule } from './replica-acks';
 import { changeChannel, indexMemberPrefix, CREATE_SESSION, DESTROY_SESSION, REPLACE_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
 import {
   NO_SESSION,
@@ -60,10 +61,13 @@ export type RedisConnection = Redis | Cluster;
 export interface RedisStoreOptions {
   readonly namespace: string;
   /**
-   * Writes are acknowledged only once this many replicas have them: each write is followed by
-   * `WAIT` in the same pipeline (0: no WAIT, the primary's word is taken).
+   * Which replicas a write must reach before it is acknowledged: each write is followed by `WAIT`
+   * in the same pipeline. `all`: every replica its primary has (replica-acks.ts; needs
+   * `openNode`); a number: that many; 0 (the default here): no WAIT, the primary's word is taken.
    */
-  readonly ackReplicas?: number;
+  readonly ackReplicas?: number | 'all';
+  /** Connections to a node by address, with the deployment's credentials (connect.ts): for `all`. */
+  readonly openNode?: OpenNode;
   readonly maxAttributeBytes: number;
   readonly commandTimeoutMs: number;
   readonly logger?: { warn(details: object, message: string): void };
@@ -94,6 +98,13 @@ type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySessionBuff
 /** Attempts `create` makes at declaring a principal's sessions for an eviction, as they change under it. */
 const DECLARE_ATTEMPTS = 20;
 
+/**
+ * Connections acknowledged writes are spread over. A WAIT holds its connection until it answers,
+ * so the writes on one connection wait one after the other; on several, a replica that stopped
+ * costs each write in flight one WAIT timeout, not that timeout times the writes queued.
+ */
+const WRITER_CONNECTIONS = 4;
+
 /** How often the clock offset is read again while connected (drift between hosts is slow). */
 const CLOCK_SYNC_MS = 10 * 60_000;
 
@@ -103,9 +114,12 @@ export class RedisSessionStore implements SessionStore {
   private readonly redis: ScriptedRedis;
   /** Cluster: a batch read is one MGET per slot, pipelined per node. */
   private readonly cluster: boolean;
-  /** Acknowledged writes wait on a connection of their own, so that no read queues behind a WAIT. */
-  private readonly writer: ScriptedRedis | null;
-  private readonly ackReplicas: number;
+  /**
+   * Which replicas a write must reach (null: none). Acknowledged writes wait on connections of
+   * their own, so that no read queues behind a WAIT.
+   */
+  private readonly acks: ReplicaAckRule | null;
+  private readonly writers: Array<{ readonly connection: ScriptedRedis; inFlight: number }>;
   private readonly waitTimeoutMs: number;
   private readonly prefix: string;
   private readonly attributeNames = new Map<string, Buffer>();
@@ -121,16 +135,28 @@ export class RedisSessionStore implements SessionStore {
   ) {
     defineScripts(client);
     this.cluster = client.isCluster;
-    this.ackReplicas = options.ackReplicas ?? 0;
-    // WAIT gives up a little before the call's own deadline, so its count is what answers.
-    this.waitTimeoutMs = Math.max(1, Math.floor(options.commandTimeoutMs * 0.8));
-    if (this.ackReplicas > 0) {
+    const ackReplicas = options.ackReplicas ?? 0;
+    if (ackReplicas === 'all' && options.openNode === undefined) throw new Error('RedisSessionStore: ackReplicas "all" needs openNode');
+    this.acks = ackReplicas === 'all' ? new EveryReplica(options.openNode as OpenNode) : ackReplicas > 0 ? new FixedReplicas(ackReplicas) : null;
+    // WAIT gives up a little before the call's own deadline, so its count is what answers (and a
+    // replica that did not confirm can still be asked what it is: replica-acks.ts).
+    this.waitTimeoutMs = Math.max(1, Math.floor(options.commandTimeoutMs * 0.7));
+    // Made and connected along with the main connection, so that the first acknowledged write need
+    // not wait for them (with slow sentinels that would take longer than its deadline).
+    this.writers = this.acks === null ? [] : Array.from({ length: WRITER_CONNECTIONS }, () => {
       const writer = client.duplicate();
       defineScripts(writer);
       writer.on('error', () => undefined); // the main connection logs connection trouble
-      this.writer = writer as ScriptedRedis;
-    } else {
-      this.writer = null;
+      return { connection: writer as ScriptedRedis, inFlight: 0 };
+    });
+    if (this.acks !== null) {
+      // The main connection's primary's replicas, learned as soon as it is connected.
+      const learn = (): void => {
+        const primary = this.cluster ? null : addressOf(client as Redis);
+        if (primary !== null) this.acks?.required(primary, Date.now() + options.commandTimeoutMs).catch(() => undefined);
+      };
+      client.on('ready', learn);
+      learn();
     }
     client.on('error', (error: Error) => this.logConnectionError(error));
     client.on('ready', () => void this.syncClock());
@@ -376,7 +402,8 @@ export class RedisSessionStore implements SessionStore {
   async close(): Promise<void> {
     clearInterval(this.clockSync);
     await this.changes.close();
-    this.writer?.disconnect();
+    this.acks?.close();
+    for (const writer of this.writers) writer.connection.disconnect();
     if (this.client.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -389,57 +416,111 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * A write script. With `ackReplicas`, it is sent with `WAIT` in one pipeline on the writer
-   * connection: a write that changed something is acknowledged only when enough replicas have it;
-   * if they do not confirm in time, the write is on the primary (and visible) but may be lost on a
-   * failover, so the caller hears STORE_UNAVAILABLE with outcome UNKNOWN. A write that changed
-   * nothing (`wrote` says) answers as it is.
+   * A write script. With replicas to reach (`ackReplicas`, see replica-acks.ts), it is sent on a
+   * writer connection with `WAIT <count>` right behind it: a write that changed something is
+   * acknowledged only when the replicas its primary must reach have it. If they do not confirm in
+   * time (and the rule does not find the missing ones down), the write is on the primary (and
+   * visible) but may be lost on a failover, so the caller hears STORE_UNAVAILABLE with outcome
+   * UNKNOWN. A write that changed nothing (`wrote` says) answers as it is. A primary with no
+   * replica to reach takes the write on the main connection, as without `ackReplicas`.
    */
   private write<T>(operation: StoreOperation, script: WriteScript, keysAndArgs: Arg[], wrote: (reply: T) => boolean): Promise<T> {
-    const writer = this.writer;
-    if (writer === null) return this.call(operation, () => (this.redis[script] as (...keysAndArgs: Arg[]) => Promise<T>).apply(this.redis, keysAndArgs));
+    const acks = this.acks;
+    const unacknowledged = (): Promise<T> => (this.redis[script] as (...keysAndArgs: Arg[]) => Promise<T>).apply(this.redis, keysAndArgs);
+    // Not connected: it fails at once, not applied, as every command does then (nothing is sent
+    // before the connection is ready, so nothing goes out unacknowledged).
+    if (acks === null || this.client.status !== 'ready') return this.call(operation, unacknowledged);
+    if (!this.cluster) {
+      const primary = addressOf(this.client as Redis);
+      if (primary !== null && acks.known(primary) === 0) return this.call(operation, unacknowledged);
+    }
     return this.call(operation, async () => {
       const giveUpAt = Date.now() + this.options.commandTimeoutMs;
-      let scripted: [Error | null, unknown] | undefined;
-      let waited: [Error | null, unknown] | undefined;
-      for (;;) {
-        const target = this.cluster ? primaryFor(writer as unknown as Cluster, String(keysAndArgs[1])) : writer;
-        if (target === null) {
-          // No connected primary for the slot (a failover the slot map has not caught up with).
-          if (Date.now() > giveUpAt) throw storeUnavailable(operation, 'NOT_APPLIED', 'is failing over (no primary is connected for the session\'s slot)');
-          (writer as unknown as Cluster).refreshSlotsCache();
+      const requiredAt = (primary: NodeAddress): Promise<number> =>
+        acks.required(primary, giveUpAt).catch((error: unknown) => {
+          throw storeUnavailable(operation, 'NOT_APPLIED', error instanceof Error ? error.message : String(error));
+        });
+      if (!this.cluster) {
+        // The main connection's primary first: with no replica to reach, no writer is needed.
+        const primary = addressOf(this.client as Redis);
+        if (primary !== null && (await requiredAt(primary)) === 0) return unacknowledged();
+      }
+      const writer = await this.readyWriter(operation, giveUpAt);
+      const connection = writer.connection;
+      writer.inFlight += 1;
+      try {
+        let scripted: [Error | null, unknown] | undefined;
+        let waited: [Error | null, unknown] | undefined;
+        let primary: NodeAddress | null;
+        let required: number;
+        for (;;) {
+          const target = this.cluster ? primaryFor(connection as unknown as Cluster, String(keysAndArgs[1])) : connection;
+          // A Cluster node as the slot map names it (its connection may not be open yet).
+          primary = target === null ? null : this.cluster ? { host: target.options.host ?? '', port: target.options.port ?? 0 } : addressOf(target);
+          if (target === null || primary === null) {
+            // No connected primary for the slot (a failover the slot map has not caught up with).
+            if (!this.cluster || Date.now() > giveUpAt) throw storeUnavailable(operation, 'NOT_APPLIED', this.cluster ? "is failing over (no primary is connected for the session's slot)" : 'not connected');
+            (connection as unknown as Cluster).refreshSlotsCache();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            continue;
+          }
+          required = await requiredAt(primary);
+          [scripted, waited] = await this.scriptThenWait(target, script, keysAndArgs, required);
+          if (scripted === undefined || (required > 0 && waited === undefined)) throw new Error('Connection is closed.');
+          // Sent to the slot's primary as the slot map says, which a failover may have made
+          // wrong. Refused means not run: ask again, with the slot map refreshed, until the deadline.
+          const refusal = this.cluster && scripted[0] !== null && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(scripted[0].message);
+          if (!refusal || Date.now() > giveUpAt) break;
+          if (/^MOVED\b/.test((scripted[0] as Error).message)) (connection as unknown as Cluster).refreshSlotsCache();
           await new Promise((resolve) => setTimeout(resolve, 100));
-          continue;
         }
-        const pipeline = target.pipeline() as ScriptedPipeline;
-        pipeline[script](...keysAndArgs).wait(this.ackReplicas, this.waitTimeoutMs);
-        [scripted, waited] = (await pipeline.exec()) ?? [];
-        if (scripted === undefined || waited === undefined) throw new Error('Connection is closed.');
-        // Sent to the slot's primary as the slot map says, which a failover may have made
-        // wrong. Refused means not run: ask again, with the slot map refreshed, until the deadline.
-        const refusal = this.cluster && scripted[0] !== null && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(scripted[0].message);
-        if (!refusal || Date.now() > giveUpAt) break;
-        if (/^MOVED\b/.test((scripted[0] as Error).message)) (writer as unknown as Cluster).refreshSlotsCache();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      if (scripted[0] !== null) {
-        if (this.cluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(scripted[0].message)) {
-          throw storeUnavailable(operation, 'NOT_APPLIED', 'is failing over (the cluster did not settle in time)', scripted[0]);
+        if (scripted[0] !== null) {
+          if (this.cluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(scripted[0].message)) {
+            throw storeUnavailable(operation, 'NOT_APPLIED', 'is failing over (the cluster did not settle in time)', scripted[0]);
+          }
+          throw scripted[0];
         }
-        throw scripted[0];
+        const reply = scripted[1] as T;
+        if (required === 0 || !wrote(reply)) return reply;
+        const acknowledged = waited !== undefined && waited[0] === null && typeof waited[1] === 'number' ? waited[1] : 0;
+        if (acknowledged >= required) return reply;
+        // The rule's probes end a little before the call's deadline, so that what they found answers.
+        const shortfall = await acks.shortfall(primary, required, acknowledged, this.waitTimeoutMs, giveUpAt - 20);
+        if (shortfall !== null) throw storeUnavailable(operation, 'UNKNOWN', `wrote it on the primary, but ${shortfall} (a failover now could lose it)`);
+        return reply;
+      } finally {
+        writer.inFlight -= 1;
       }
-      const reply = scripted[1] as T;
-      if (!wrote(reply)) return reply;
-      const acknowledged = waited[0] === null && typeof waited[1] === 'number' ? waited[1] : 0;
-      if (acknowledged < this.ackReplicas) {
-        throw storeUnavailable(
-          operation,
-          'UNKNOWN',
-          `wrote it on the primary, but ${acknowledged} of the ${this.ackReplicas} replicas asked for confirmed it within ${this.waitTimeoutMs} ms (a failover now could lose it)`,
-        );
-      }
-      return reply;
     });
+  }
+
+  /**
+   * The script, then `WAIT required` (none for 0) right behind it on the same connection, which
+   * answers in the order asked: WAIT covers the script. On one node's connection (single,
+   * Sentinel) the two are auto-pipelined with whatever else goes out in the same tick; a Cluster
+   * node's connection does not auto-pipeline (connect.ts), so they are one pipeline of their own.
+   */
+  private async scriptThenWait(target: ScriptedRedis, script: WriteScript, keysAndArgs: Arg[], required: number): Promise<Array<[Error | null, unknown] | undefined>> {
+    if (this.cluster) {
+      const pipeline = target.pipeline() as ScriptedPipeline;
+      pipeline[script](...keysAndArgs);
+      if (required > 0) pipeline.wait(required, this.waitTimeoutMs);
+      return (await pipeline.exec()) ?? [];
+    }
+    const settled = (pending: Promise<unknown>): Promise<[Error | null, unknown]> => pending.then((value): [null, unknown] => [null, value], (error: Error): [Error, null] => [error, null]);
+    const scripted = settled((target[script] as (...keysAndArgs: Arg[]) => Promise<unknown>).apply(target, keysAndArgs));
+    const waited = required > 0 ? settled(target.wait(required, this.waitTimeoutMs)) : undefined;
+    return [await scripted, waited === undefined ? undefined : await waited];
+  }
+
+  /** The connected writer with the fewest writes in flight; waits for one to (re)connect until the deadline. */
+  private async readyWriter(operation: StoreOperation, giveUpAt: number): Promise<{ readonly connection: ScriptedRedis; inFlight: number }> {
+    for (;;) {
+      const ready = this.writers.filter((writer) => writer.connection.status === 'ready');
+      if (ready.length > 0) return ready.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+      if (Date.now() > giveUpAt) throw storeUnavailable(operation, 'NOT_APPLIED', 'not connected');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /**
@@ -498,6 +579,13 @@ export class RedisSessionStore implements SessionStore {
     this.lastErrorLogMs = nowMs;
     this.options.logger?.warn({ reason: error.message }, 'redis connection error; retrying');
   }
+}
+
+/** Where a connection is connected to (the primary a Sentinel named, a Cluster node), null while it is not. */
+function addressOf(connection: Redis): NodeAddress | null {
+  const stream = connection.stream as { remoteAddress?: string; remotePort?: number } | undefined;
+  if (connection.status !== 'ready' || stream?.remoteAddress === undefined || stream.remotePort === undefined) return null;
+  return { host: stream.remoteAddress, port: stream.remotePort };
 }
 
 /**

@@ -1,7 +1,7 @@
 -- wrk script: rotates over the seeded sessions so every request reads a different one, and
 -- checks every answer during the measured run.
 -- BENCH_IDS: file with one line per request shape (an id, a cookie, or the ids of a batch).
--- BENCH_MODE: constant | header | cookie | graphql | batch.  BENCH_TOKEN: service token for batch.
+-- BENCH_MODE: constant | header | cookie | graphql | batch | issue.  BENCH_TOKEN: service token for batch and issue.
 -- BENCH_CHECK: how an answer is checked (below).  BENCH_BATCH: ids per batch (10, 100).
 -- BENCH_SESSION_IDS: the seeded session IDs, in seeding order: line n of every lines file is
 -- about session n (of a batch's: sessions size(n-1)+1 .. size n), whose user has id 100000 + n - 1.
@@ -18,6 +18,8 @@
 --   rest     the X-Session-ID header names a session in flight, and the body is its user
 --   graphql  the body's session id is a session in flight, and its user is that session's
 --   batch    the body's BENCH_BATCH session ids and users are those of a batch in flight, in order
+--   issued   the body is a new session's id (issue: every request issues one; its id is new, so
+--            only its shape can be checked)
 local mode = os.getenv("BENCH_MODE")
 local check = os.getenv("BENCH_CHECK") or "ok"
 local token = os.getenv("BENCH_TOKEN") or ""
@@ -56,6 +58,9 @@ request = function()
   elseif mode == "graphql" then
     return wrk.format("POST", wrk.path, { ["Content-Type"] = "application/json", ["X-Session-ID"] = line },
       '{"query":"{ session { id attributes } }"}')
+  elseif mode == "issue" then
+    return wrk.format("POST", wrk.path, { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token },
+      '{"query":"mutation { issueSession { id } }"}')
   elseif mode == "batch" then
     return wrk.format("POST", wrk.path, { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token },
       '{"query":"query($ids: [ID!]!) { sessions(ids: $ids) { id attributes } }","variables":{"ids":[' .. line .. ']}}')
@@ -96,6 +101,8 @@ local function matches(status, headers, body)
     local id, user = string.match(body, '^{"data":{"session":{"id":"([^"]+)","attributes":{"user":{"id":(%d+),')
     local n = index[id or ""]
     return n ~= nil and user == userOf(n) and answered(n)
+  elseif check == "issued" then
+    return string.match(body, '^{"data":{"issueSession":{"id":"[%w_%-]+"}}}%s*$') ~= nil
   elseif check == "batch" then
     local first = index[string.match(body, '^{"data":{"sessions":%[{"id":"([^"]+)"') or ""]
     if first == nil then return false end

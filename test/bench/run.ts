@@ -6,7 +6,11 @@
  * GraphQL own-session query and GraphQL batches of 10 and of 100. The gateway's rows run again on
  * a local Redis Cluster ("cluster REST", "cluster GraphQL", "cluster GraphQL batch", "cluster
  * GraphQL batch 100": 3 primaries, no replicas, `local-cluster.ts`), seeded with the same
- * sessions. Every server runs the same way: plain `node` on compiled JavaScript (the gateway from
+ * sessions. Two rows of acknowledged writes ("issue", "issue ack 0": `issueSession` on a
+ * redis-server of their own with one replica, both on the load core, by default (every replica
+ * must confirm each write, store/replica-acks.ts) and with REDIS_ACK_REPLICAS=0) show what the
+ * default costs a write; they issue a new session per request (no principal) and are checked by
+ * the answer's shape only. Every server runs the same way: plain `node` on compiled JavaScript (the gateway from
  * `dist/`, the others compiled here with esbuild into the run's temp dir) with
  * NODE_ENV=production. The server under test runs alone on core 0; the load and redis-server (or
  * the Cluster's nodes) share core 1. Every request reads a different one of 10,000 seeded
@@ -100,12 +104,17 @@ const LOAD_CORE = '1';
 const CLUSTER_PREFIX = 'cluster ';
 /** The announce's cost on Cluster: updates per variant and round, rounds, updates in flight. */
 const ANNOUNCE_COST = { updates: Number(process.env.BENCH_ANNOUNCE_UPDATES ?? 20_000), rounds: 3, concurrency: 32 };
+/** The acknowledged-write rows' names begin with it (`issue`, `issue ack 0`). */
+const ISSUE_PREFIX = 'issue';
+/** What an issue row sends: a new anonymous session per request. */
+const ISSUE_QUERY = 'mutation { issueSession { id } }';
+
 /** Round trips per request: fresh sessions issued, requests per count, counts (the fewest is kept). */
 const ROUND_TRIP_SESSIONS = 200;
 const ROUND_TRIP_ATTEMPTS = 3;
 
 /** How an answer is checked: see rotate.lua (saturated) and `paceRecord` (fixed load). */
-type Check = 'ok' | 'user' | 'rest' | 'graphql' | 'batch';
+type Check = 'ok' | 'user' | 'rest' | 'graphql' | 'batch' | 'issued';
 
 interface Measurement {
   requestsPerSecond: number;
@@ -129,8 +138,8 @@ interface Row {
   readonly what: string;
   /** Sessions read per request (10 or 100 for a batch: the batch's size). */
   readonly sessionsPerRequest: number;
-  /** What the server reads from: the bench's redis-server, or its local Cluster. */
-  readonly redis: 'single' | 'cluster';
+  /** What the server reads from: the bench's redis-server, its local Cluster, or the primary with a replica (the issue rows). */
+  readonly redis: 'single' | 'cluster' | 'replicated';
   /** A row of the gateway's: its round trips per request are counted too. */
   readonly gateway?: true;
   /**
@@ -140,7 +149,7 @@ interface Row {
   readonly setsFixedLoad?: false;
   start(port: number): ChildProcess;
   readonly path: string;
-  readonly mode: 'constant' | 'header' | 'cookie' | 'graphql' | 'batch';
+  readonly mode: 'constant' | 'header' | 'cookie' | 'graphql' | 'batch' | 'issue';
   readonly answers: Check;
   /** What sends the load: wrk (default), or the client library (`client-load.ts`). */
   readonly driver?: 'client';
@@ -493,8 +502,15 @@ async function main(): Promise<void> {
   // The local Cluster, for its rows and for the announce's cost (an extra measurement).
   const clusterRowsRun = only === undefined || only.some((name) => name.startsWith(CLUSTER_PREFIX));
   let cluster: LocalCluster | undefined;
+  // The acknowledged-write rows' primary and its replica, started only for those rows.
+  const issueRowsRun = only === undefined || only.some((name) => name.startsWith(ISSUE_PREFIX));
+  let replicated: { primary: ChildProcess; replica: ChildProcess; url: string; redis: Redis } | undefined;
 
   try {
+    if (issueRowsRun) {
+      replicated = await startReplicatedPair(dir);
+      console.log(`acknowledged writes: a primary (${replicated.url}) with one replica, on core ${LOAD_CORE}`);
+    }
     if (clusterRowsRun || extrasRun) {
       cluster = await startLocalCluster(LOAD_CORE);
       console.log(`local Redis Cluster: 3 primaries (${cluster.seeds}), no replicas, on core ${LOAD_CORE}`);
@@ -551,14 +567,15 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'constant.txt'), 'x\n');
     const work: Work = { dir, ...helpers, ids, idsFile };
 
-    const gatewayOn = (on: Row['redis']) => (port: number): ChildProcess =>
+    const gatewayOn = (on: Row['redis'], env: Record<string, string> = {}) => (port: number): ChildProcess =>
       pinned(SERVER_CORE, process.execPath, [join(ROOT, 'dist', 'main.js')], {
         PORT: String(port),
         HOST: '127.0.0.1',
-        ...(on === 'single' ? { REDIS_URL: redisUrl } : { REDIS_CLUSTER_NODES: (cluster as LocalCluster).seeds }),
+        ...(on === 'single' ? { REDIS_URL: redisUrl } : on === 'replicated' ? { REDIS_URL: (replicated as { url: string }).url } : { REDIS_CLUSTER_NODES: (cluster as LocalCluster).seeds }),
         SERVICE_TOKENS: TOKEN,
         NODE_ENV: 'production',
         LOG_LEVEL: 'warn',
+        ...env,
       });
     const gateway = gatewayOn('single');
     // The others as the gateway runs: plain node, compiled JavaScript, NODE_ENV=production.
@@ -613,6 +630,17 @@ async function main(): Promise<void> {
       ];
     };
 
+    /** An acknowledged-write row: a new session per request, on the primary with a replica. */
+    const issueRow = (name: string, what: string, env: Record<string, string>): Row => ({
+      name, what, sessionsPerRequest: 1, redis: 'replicated', setsFixedLoad: false, start: gatewayOn('replicated', env), path: '/graphql', mode: 'issue', answers: 'issued',
+      linesFile: join(dir, 'constant.txt'),
+      check: async (base) => {
+        const response = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ query: ISSUE_QUERY }) });
+        const body = (await response.json()) as { data?: { issueSession?: { id?: string } } };
+        if (typeof body.data?.issueSession?.id !== 'string') throw new Error(`${name}: ${JSON.stringify(body)}`);
+      },
+    });
+
     const allRows: Row[] = [
       {
         name: 'ceiling', what: 'node:http, constant JSON', sessionsPerRequest: 1, redis: 'single', start: server('ceiling'), path: '/', mode: 'constant', answers: 'ok',
@@ -641,11 +669,13 @@ async function main(): Promise<void> {
         },
       },
       ...(clusterRowsRun ? gatewayRows('cluster') : []),
+      ...(issueRowsRun ? [issueRow('issue', 'issueSession, primary + 1 replica, default: every replica confirms', {}), issueRow('issue ack 0', 'issueSession, primary + 1 replica, REDIS_ACK_REPLICAS=0', { REDIS_ACK_REPLICAS: '0' })] : []),
     ];
     const rows = only === undefined ? allRows : allRows.filter((row) => only.includes(row.name.toLowerCase()));
     if (rows.length === 0) throw new Error(`BENCH_ROWS names no row; the rows are ${[...allRows.map((row) => row.name), ...gatewayRows('cluster').map((row) => row.name)].join(', ')}`);
     const single = new RedisCounters([redis]);
-    const countersOf = (row: Row): RedisCounters => (row.redis === 'single' ? single : (cluster as LocalCluster).counters);
+    const replicatedCounters = replicated === undefined ? undefined : new RedisCounters([replicated.redis]);
+    const countersOf = (row: Row): RedisCounters => (row.redis === 'single' ? single : row.redis === 'replicated' ? (replicatedCounters as RedisCounters) : (cluster as LocalCluster).counters);
 
     const rest = allRows.find((row) => row.name === 'REST') as Row;
     await controlChecks(rest, work);
@@ -746,6 +776,11 @@ async function main(): Promise<void> {
     redis.disconnect();
     await stop(redisServer);
     await cluster?.destroy();
+    if (replicated !== undefined) {
+      replicated.redis.disconnect();
+      await stop(replicated.replica);
+      await stop(replicated.primary);
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -794,6 +829,8 @@ function rawRequest(row: Row, host: string, line: string): string {
         { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
         `{"query":"query($ids: [ID!]!) { sessions(ids: $ids) { id attributes } }","variables":{"ids":[${line}]}}`,
       );
+    case 'issue':
+      return request('POST', { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, JSON.stringify({ query: ISSUE_QUERY }));
     case 'constant':
       return request('GET', {});
   }
@@ -818,6 +855,8 @@ function expectations(check: Check, n: number, ids: readonly string[], batchSize
       return [`b {"data":{"session":${session(n)}`];
     case 'batch':
       return Array.from({ length: batchSize }, (_, j) => `b ${session(n * batchSize + j)}`);
+    case 'issued':
+      return ['b {"data":{"issueSession":{"id":"'];
   }
 }
 
@@ -1349,6 +1388,26 @@ main().then(
     process.exit(1);
   },
 );
+
+/**
+ * The acknowledged-write rows' Redis: a primary and one replica (both on the load core, like the
+ * bench's redis-server), resolved once the replica is online and confirms a write.
+ */
+async function startReplicatedPair(dir: string): Promise<{ primary: ChildProcess; replica: ChildProcess; url: string; redis: Redis }> {
+  const [primaryPort, replicaPort] = [await freePort(), await freePort()];
+  const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0'];
+  const primary = pinned(LOAD_CORE, 'redis-server', ['--port', String(primaryPort), '--dir', dir, '--dbfilename', 'primary.rdb', ...common]);
+  const replica = pinned(LOAD_CORE, 'redis-server', ['--port', String(replicaPort), '--dir', dir, '--dbfilename', 'replica.rdb', '--replicaof', '127.0.0.1', String(primaryPort), ...common]);
+  const redis = new Redis(primaryPort, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) });
+  redis.on('error', () => undefined); // refused until redis-server is up
+  for (let attempt = 0; !/slave0:.*state=online/.test(await redis.info('replication').catch(() => '')); attempt++) {
+    if (attempt > 200) throw new Error('the replica of the acknowledged-write rows never came online');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await redis.set('bench:warm-up', '1');
+  if ((await redis.wait(1, 10_000)) !== 1) throw new Error('the replica of the acknowledged-write rows does not confirm writes');
+  return { primary, replica, url: `redis://127.0.0.1:${primaryPort}`, redis };
+}
 
 /** The gateway's own store, to seed sessions with IDs the bench chooses (the gateway's layout, byte for byte). */
 function seedingStore(redis: RedisConfig): RedisSessionStore {
