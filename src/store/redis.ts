@@ -467,6 +467,15 @@ export class RedisSessionStore implements SessionStore {
           required = await requiredAt(primary);
           [scripted, waited] = await this.scriptThenWait(target, script, keysAndArgs, required);
           if (scripted === undefined || (required > 0 && waited === undefined)) throw new Error('Connection is closed.');
+          // The slot is being migrated and the key is already on the importing node: it is asked
+          // there, once, after ASKING (a redirect for this command only; the slot map stays).
+          const asked = this.cluster && scripted[0] !== null ? askedNode(connection as unknown as Cluster, scripted[0].message) : null;
+          if (asked !== null) {
+            primary = asked.address;
+            required = await requiredAt(primary);
+            [scripted, waited] = await this.scriptThenWait(asked.node, script, keysAndArgs, required, true);
+            if (scripted === undefined || (required > 0 && waited === undefined)) throw new Error('Connection is closed.');
+          }
           // Sent to the slot's primary as the slot map says, which a failover may have made
           // wrong. Refused means not run: ask again, with the slot map refreshed, until the deadline.
           const refusal = this.cluster && scripted[0] !== null && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(scripted[0].message);
@@ -500,12 +509,14 @@ export class RedisSessionStore implements SessionStore {
    * Sentinel) the two are auto-pipelined with whatever else goes out in the same tick; a Cluster
    * node's connection does not auto-pipeline (connect.ts), so they are one pipeline of their own.
    */
-  private async scriptThenWait(target: ScriptedRedis, script: WriteScript, keysAndArgs: Arg[], required: number): Promise<Array<[Error | null, unknown] | undefined>> {
+  private async scriptThenWait(target: ScriptedRedis, script: WriteScript, keysAndArgs: Arg[], required: number, asking = false): Promise<Array<[Error | null, unknown] | undefined>> {
     if (this.cluster) {
       const pipeline = target.pipeline() as ScriptedPipeline;
+      if (asking) pipeline.asking();
       pipeline[script](...keysAndArgs);
       if (required > 0) pipeline.wait(required, this.waitTimeoutMs);
-      return (await pipeline.exec()) ?? [];
+      const answers = (await pipeline.exec()) ?? [];
+      return asking ? answers.slice(1) : answers;
     }
     const settled = (pending: Promise<unknown>): Promise<[Error | null, unknown]> => pending.then((value): [null, unknown] => [null, value], (error: Error): [Error, null] => [error, null]);
     const scripted = settled((target[script] as (...keysAndArgs: Arg[]) => Promise<unknown>).apply(target, keysAndArgs));
@@ -606,6 +617,24 @@ function primaryFor(cluster: Cluster, key: string): ScriptedRedis | null {
     scriptedNodes.add(node);
   }
   return node as ScriptedRedis;
+}
+
+/**
+ * Cluster: for an `ASK <slot> <host>:<port>` refusal, the connection to the node named (the one
+ * importing the slot, a primary), with the scripts defined on it; null for any other refusal, or
+ * when the slot map does not know that node yet (the write is then asked again, until its deadline).
+ */
+function askedNode(cluster: Cluster, refusal: string): { node: ScriptedRedis; address: NodeAddress } | null {
+  const named = /^ASK \d+ (\S+):(\d+)$/.exec(refusal);
+  if (named === null) return null;
+  const node = cluster.nodes('master').find((candidate) => `${candidate.options.host}:${candidate.options.port}` === `${named[1]}:${named[2]}`);
+  // As in primaryFor: a node connection not yet opened ('wait') opens with the first command.
+  if (node === undefined || (node.status !== 'ready' && node.status !== 'wait')) return null;
+  if (!scriptedNodes.has(node)) {
+    defineScripts(node);
+    scriptedNodes.add(node);
+  }
+  return { node: node as ScriptedRedis, address: { host: named[1] as string, port: Number(named[2]) } };
 }
 
 /** The Cluster's node connections `primaryFor` defined the scripts on. */

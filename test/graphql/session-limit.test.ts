@@ -138,7 +138,6 @@ describe.each(topologies)('on %s', (_name, where) => {
       expect(await readable(gateway, live)).toEqual(live);
       expect(await readable(gateway, active.map((s) => s.id))).toEqual(active.map(() => null));
       // 50 issues, so 50 idle devices signed out to make room; the other 50 are still signed in.
-      console.log("IDLE", (await readable(gateway, idle.map((s) => s.id))).filter((id) => id !== null).length, (await readable(gateway, active.map((s) => s.id))).filter((id) => id !== null).length);
       expect((await readable(gateway, idle.map((s) => s.id))).filter((id) => id !== null)).toHaveLength(50);
       const mine = await gateway.gql('{ mySessions { handle } }', {}, { 'X-Session-ID': live[0] as string });
       expect(mine.body.data?.mySessions).toHaveLength(150);
