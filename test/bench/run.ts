@@ -6,7 +6,8 @@
  * GraphQL own-session query and GraphQL batches of 10 and of 100. The gateway's rows run again on
  * a local Redis Cluster ("cluster REST", "cluster GraphQL", "cluster GraphQL batch", "cluster
  * GraphQL batch 100": 3 primaries, no replicas, `local-cluster.ts`), seeded with the same
- * sessions. Two rows of acknowledged writes ("issue", "issue ack 0": `issueSession` on a
+ * sessions. "REST cached" and "GraphQL cached" are the REST and GraphQL rows with the gateway's
+ * own cache on (SESSION_CACHE=on, room for every seeded session: warm, every read a hit). Two rows of acknowledged writes ("issue", "issue ack 0": `issueSession` on a
  * redis-server of their own with one replica, both on the load core, by default (every replica
  * must confirm each write, store/replica-acks.ts) and with REDIS_ACK_REPLICAS=0) show what the
  * default costs a write; they issue a new session per request (no principal) and are checked by
@@ -659,6 +660,11 @@ async function main(): Promise<void> {
         },
       },
       ...gatewayRows('single'),
+      // The same two reads with the gateway's own cache on (SESSION_CACHE=on, room for every seeded
+      // session): after the warm-up every read is a hit, and the rows show what a hit costs.
+      ...gatewayRows('single')
+        .filter((row) => row.name === 'REST' || row.name === 'GraphQL')
+        .map((row): Row => ({ ...row, name: `${row.name} cached`, what: `${row.what}, SESSION_CACHE=on`, setsFixedLoad: false, start: gatewayOn('single', { SESSION_CACHE: 'on', SESSION_CACHE_MAX_ENTRIES: String(SESSIONS) }) })),
       {
         name: 'client', what: 'SessionClient.get, near cache, in-process', sessionsPerRequest: 1, redis: 'single', start: gateway, path: '/api/v2/session', mode: 'header', answers: 'rest', linesFile: idsFile,
         driver: 'client',
