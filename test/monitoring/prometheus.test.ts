@@ -87,7 +87,7 @@ describe('a real Prometheus scraping two gateways', () => {
   beforeAll(async () => {
     redis = await startRedis();
     // One instance with the session cache on, so the cache panels have data too.
-    for (const env of [{ SESSION_CACHE: 'on' }, {}]) {
+    for (const env of [{ SESSION_CACHE: 'on' }, {}] as Array<Record<string, string>>) {
       const gateway = await startGateway({ redisUrl: redis.url, env });
       gateways.push(gateway);
       targets.push(new URL(await gateway.app.listen({ port: 0, host: '127.0.0.1' })).host);
