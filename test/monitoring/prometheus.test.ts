@@ -7,11 +7,14 @@
  * - a real Prometheus, scraping two real gateways over a real Redis under test traffic, loads
  *   every rule group and evaluates every rule without error, and answers every query of the
  *   Grafana dashboard: each parses, and the main panels (request rate, error ratio, latency,
- *   store commands) show data from both instances.
+ *   store commands, the SLO's burn rate) show data from both instances;
+ * - and an alert fires in it for real: the instance whose subscriber is cut off when it loses its
+ *   Redis subscription, and only that one, raises GatewayChangeFeedLost.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { SERVICE, startGateway, waitUntil, type Gateway } from '../support/gateway';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus-server';
 import { startRedis, type RedisServer } from '../support/redis-server';
@@ -185,4 +188,34 @@ describe('a real Prometheus scraping two gateways', () => {
       expect(values.data).toEqual(expect.arrayContaining(variable.name === 'instance' ? targets : [JOB]));
     }
   });
+
+  test('a gateway that loses its Redis subscription, with a subscriber on it, raises GatewayChangeFeedLost for that instance only', async () => {
+    const target = targets[1] as string;
+    const ws = new WebSocket(`ws://${target}/graphql`, 'graphql-transport-ws');
+    const received: Array<{ id?: string; type: string }> = [];
+    ws.on('message', (data: Buffer) => received.push(JSON.parse(data.toString())));
+    try {
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: SERVICE.Authorization } }));
+      await waitUntil(async () => received.some((message) => message.type === 'connection_ack'));
+      ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionChanges { kind } }' } }));
+      await waitUntil(async () => received.some((message) => message.type === 'next')); // SUBSCRIBED
+      // Both gateways lose their Redis subscription (the cached one holds one for its cache), but
+      // only this one had a subscriber's stream to cut off.
+      await redis.client().client('KILL', 'TYPE', 'pubsub');
+      await waitUntil(async () => received.some((message) => message.type === 'error'));
+    } finally {
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      ws.close();
+      await closed;
+    }
+
+    let firing: Array<{ labels: Record<string, string> }> = [];
+    await waitUntil(async () => {
+      const alerts = ((await prometheus.api('alerts')).data?.alerts ?? []) as Array<{ labels: Record<string, string>; state: string }>;
+      firing = alerts.filter((alert) => alert.labels.alertname === 'GatewayChangeFeedLost' && alert.state === 'firing');
+      return firing.length > 0;
+    }, 15_000);
+    expect(firing.map((alert) => alert.labels)).toEqual([{ alertname: 'GatewayChangeFeedLost', severity: 'warning', job: JOB, instance: target }]);
+  }, 25_000);
 });
