@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { SERVICE, startGateway, waitUntil, type Gateway } from '../support/gateway';
-import { startPrometheus, type PrometheusServer } from '../support/prometheus-server';
+import { startPrometheus, type ApiResponse, type PrometheusServer } from '../support/prometheus-server';
 import { startRedis, type RedisServer } from '../support/redis-server';
 
 const ROOT = join(__dirname, '..', '..');
@@ -123,6 +123,11 @@ describe('a real Prometheus scraping two gateways', () => {
     expect((await gateway.http.get('/readyz')).status).toBe(200);
   }
 
+  /** Until Prometheus has scraped both gateways (its scrape manager applies new targets every 5 s). */
+  async function bothScraped(): Promise<void> {
+    await waitUntil(async () => ((await prometheus.api('query', { query: `up{job="${JOB}"} == 1` })).data?.result?.length ?? 0) === 2, 15_000);
+  }
+
   async function query(expr: string): Promise<{ status: string; error?: string; series: number }> {
     const response = await prometheus.api('query', { query: expr });
     return { status: response.status, ...(response.error === undefined ? {} : { error: response.error }), series: response.data?.result?.length ?? 0 };
@@ -143,54 +148,13 @@ describe('a real Prometheus scraping two gateways', () => {
     expect(loaded.flatMap((group) => group.rules).length).toBe([...readFileSync(RULES, 'utf8').matchAll(/^\s*- (record|alert): /gm)].length);
   }, 20_000);
 
-  test('every dashboard query parses; the main panels show data from both instances', async () => {
-    await Promise.all(gateways.map(traffic));
-    // Both instances scraped, and scraped again after the traffic, so every rate has two samples
-    // (and the recording rules evaluated on them).
-    const mainExprs = dashboard.panels.filter((panel) => MAIN_PANELS.includes(panel.title)).flatMap((panel) => panel.targets ?? []).map((target) => withVariables(target.expr));
-    expect(mainExprs.length).toBeGreaterThanOrEqual(MAIN_PANELS.length);
-    await waitUntil(async () => {
-      const up = await prometheus.api('query', { query: `up{job="${JOB}"} == 1` });
-      if ((up.data?.result?.length ?? 0) !== 2) return false;
-      for (const expr of mainExprs) if ((await query(expr)).series === 0) return false;
-      return true;
-    }, 20_000);
-
-    const panels = dashboard.panels.filter((panel) => panel.type !== 'row');
-    const results: Array<{ panel: string; refId: string; status: string; error?: string; series: number }> = [];
-    for (const panel of panels) {
-      for (const target of panel.targets ?? []) results.push({ panel: panel.title, refId: target.refId, ...(await query(withVariables(target.expr))) });
-    }
-    expect(panels.every((panel) => (panel.targets ?? []).length > 0)).toBe(true);
-    expect(results.filter((result) => result.status !== 'success')).toEqual([]);
-    for (const title of MAIN_PANELS) {
-      expect([title, results.filter((result) => result.panel === title).every((result) => result.series > 0)]).toEqual([title, true]);
-    }
-
-    // Per-instance and per-route breakdowns name what the traffic touched.
-    const byRoute = await prometheus.api('query', { query: withVariables(dashboard.panels.find((panel) => panel.title === 'Request rate by route')!.targets![0]!.expr) });
-    const routes = (byRoute.data.result as Array<{ metric: { route: string } }>).map((series) => series.metric.route);
-    expect(routes).toEqual(expect.arrayContaining(['/graphql', '/api/v2/session', '/readyz']));
-    const byInstance = await prometheus.api('query', { query: `sum by (instance) (gateway_store_command_duration_seconds_count{job="${JOB}"})` });
-    expect((byInstance.data.result as Array<{ metric: { instance: string } }>).map((series) => series.metric.instance).sort()).toEqual([...targets].sort());
-    // The refused request is the client error the error panel shows.
-    const errors = results.filter((result) => result.panel === 'Server error ratio');
-    expect(errors.map((result) => result.series)).toEqual([1, 1]);
-  }, 30_000);
-
-  test('the dashboard variables list the job and both instances', async () => {
-    for (const variable of dashboard.templating.list.filter((v) => v.type === 'query')) {
-      const match = /^label_values\((.+), (\w+)\)$/.exec(variable.query?.query ?? '');
-      expect([variable.name, match !== null]).toEqual([variable.name, true]);
-      const [, selector, label] = match as RegExpExecArray;
-      const values = await prometheus.api(`label/${label}/values`, { 'match[]': withVariables(selector as string) });
-      expect(values.status).toBe('success');
-      expect(values.data).toEqual(expect.arrayContaining(variable.name === 'instance' ? targets : [JOB]));
-    }
-  });
-
+  // Before the dashboard test, which takes seconds: the gateways' abandoned Redis subscriber
+  // connections keep a 2 s ioredis timer each (src/store/redis-changes.ts disconnects them after
+  // they closed), which would otherwise outlive the suite and hold jest's exit.
   test('a gateway that loses its Redis subscription, with a subscriber on it, raises GatewayChangeFeedLost for that instance only', async () => {
     const target = targets[1] as string;
+    // The counter's 0 must be in Prometheus before it becomes 1, or there is no increase to see.
+    await bothScraped();
     const ws = new WebSocket(`ws://${target}/graphql`, 'graphql-transport-ws');
     const received: Array<{ id?: string; type: string }> = [];
     ws.on('message', (data: Buffer) => received.push(JSON.parse(data.toString())));
@@ -218,4 +182,56 @@ describe('a real Prometheus scraping two gateways', () => {
     }, 15_000);
     expect(firing.map((alert) => alert.labels)).toEqual([{ alertname: 'GatewayChangeFeedLost', severity: 'warning', job: JOB, instance: target }]);
   }, 25_000);
+
+  test('every dashboard query parses; the main panels show data from both instances', async () => {
+    await Promise.all(gateways.map(traffic));
+    // Both instances scraped, and scraped again after the traffic, so every rate has two samples
+    // (and the recording rules evaluated on them).
+    const mainExprs = dashboard.panels.filter((panel) => MAIN_PANELS.includes(panel.title)).flatMap((panel) => panel.targets ?? []).map((target) => withVariables(target.expr));
+    expect(mainExprs.length).toBeGreaterThanOrEqual(MAIN_PANELS.length);
+    await bothScraped();
+    await waitUntil(async () => {
+      for (const expr of mainExprs) if ((await query(expr)).series === 0) return false;
+      return true;
+    }, 20_000);
+
+    const panels = dashboard.panels.filter((panel) => panel.type !== 'row');
+    const results: Array<{ panel: string; refId: string; status: string; error?: string; series: number }> = [];
+    for (const panel of panels) {
+      for (const target of panel.targets ?? []) results.push({ panel: panel.title, refId: target.refId, ...(await query(withVariables(target.expr))) });
+    }
+    expect(panels.every((panel) => (panel.targets ?? []).length > 0)).toBe(true);
+    expect(results.filter((result) => result.status !== 'success')).toEqual([]);
+    for (const title of MAIN_PANELS) {
+      expect([title, results.filter((result) => result.panel === title).every((result) => result.series > 0)]).toEqual([title, true]);
+    }
+
+    // Per-instance and per-route breakdowns name what the traffic touched.
+    const byRoute = await prometheus.api('query', { query: withVariables(dashboard.panels.find((panel) => panel.title === 'Request rate by route')!.targets![0]!.expr) });
+    const routes = (byRoute.data.result as Array<{ metric: { route: string } }>).map((series) => series.metric.route);
+    expect(routes).toEqual(expect.arrayContaining(['/graphql', '/api/v2/session', '/readyz']));
+    const byInstance = await prometheus.api('query', { query: `sum by (instance) (gateway_store_command_duration_seconds_count{job="${JOB}"})` });
+    expect((byInstance.data.result as Array<{ metric: { instance: string } }>).map((series) => series.metric.instance).sort()).toEqual([...targets].sort());
+    // The refused request is the client error the error panel shows.
+    const errors = results.filter((result) => result.panel === 'Server error ratio');
+    expect(errors.map((result) => result.series)).toEqual([1, 1]);
+  }, 30_000);
+
+  test('the dashboard variables list the job and both instances', async () => {
+    await bothScraped();
+    for (const variable of dashboard.templating.list.filter((v) => v.type === 'query')) {
+      const match = /^label_values\((.+), (\w+)\)$/.exec(variable.query?.query ?? '');
+      expect([variable.name, match !== null]).toEqual([variable.name, true]);
+      const [, selector, label] = match as RegExpExecArray;
+      const expected = variable.name === 'instance' ? targets : [JOB];
+      let values: ApiResponse | undefined;
+      // The request series appear once a request (a scrape, at least) has been counted and scraped.
+      await waitUntil(async () => {
+        values = await prometheus.api(`label/${label}/values`, { 'match[]': withVariables(selector as string) });
+        return values.status !== 'success' || expected.every((value) => (values?.data as string[]).includes(value));
+      }, 10_000);
+      expect(values?.status).toBe('success');
+      expect(values?.data).toEqual(expect.arrayContaining(expected));
+    }
+  }, 20_000);
 });
