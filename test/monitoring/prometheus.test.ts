@@ -123,7 +123,7 @@ describe('a real Prometheus scraping two gateways', () => {
     expect((await gateway.http.get('/readyz')).status).toBe(200);
   }
 
-  /** Until Prometheus has scraped both gateways (its scrape manager applies new targets every 5 s). */
+  /** Until Prometheus has scraped both gateways: its first scrape comes seconds after it is ready. */
   async function bothScraped(): Promise<void> {
     await waitUntil(async () => ((await prometheus.api('query', { query: `up{job="${JOB}"} == 1` })).data?.result?.length ?? 0) === 2, 15_000);
   }
