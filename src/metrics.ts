@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { CHANGE_STREAM_END_REASONS, type ChangeStreamEndReason } from './graphql/change-stream';
 import type { SessionCacheStats } from './sessions/session-cache';
 import type { StoreOperation } from './store/store';
 
@@ -43,6 +44,7 @@ export class Metrics implements SessionEvents {
   private readonly revoked: Counter;
   private readonly batchSize: Histogram;
   private readonly changesDelivered: Counter;
+  private readonly streamsEnded: ReadonlyMap<ChangeStreamEndReason, Incrementer>;
 
   constructor() {
     const registers = [this.registry];
@@ -85,6 +87,15 @@ export class Metrics implements SessionEvents {
       help: 'sessionChanges events sent to WebSocket subscribers (one per subscriber per change)',
       registers,
     });
+    const streamsEnded = new Counter({
+      name: 'gateway_change_streams_ended_total',
+      help: 'sessionChanges streams the gateway ended with STORE_UNAVAILABLE, by reason: feed_lost (its Redis subscription was lost or could not be made), fell_behind (the subscriber had too many events waiting)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.streamsEnded = new Map(CHANGE_STREAM_END_REASONS.map((reason) => [reason, streamsEnded.labels(reason)]));
+    // At 0 from the start, like the store errors: an alert on their increase has a series to watch.
+    for (const ended of this.streamsEnded.values()) ended.inc(0);
   }
 
   /** `gateway_websocket_connections`, read when scraped from `count` (the WebSocket server's). */
@@ -137,6 +148,10 @@ export class Metrics implements SessionEvents {
 
   changeDelivered(): void {
     this.changesDelivered.inc();
+  }
+
+  changeStreamEnded(reason: ChangeStreamEndReason): void {
+    this.streamsEnded.get(reason)?.inc();
   }
 
   observeRequest(route: string, operation: string, outcome: string, seconds: number): void {

@@ -1,6 +1,7 @@
 /**
  * GET /metrics over a real Redis: requests by route, GraphQL root field and outcome, Redis
- * command latency and errors, session events, DataLoader batch sizes, process metrics; labels
+ * command latency and errors, session events, DataLoader batch sizes, change streams cut off,
+ * process metrics; labels
  * from fixed sets only, never a session ID.
  */
 import { gatewayOverRedis, SERVICE, SERVICE_TOKEN, startGateway, waitUntil, type Gateway } from './support/gateway';
@@ -22,6 +23,13 @@ function sample(text: string, name: string, labels = ''): number {
 
 const requests = (text: string, route: string, operation: string, outcome: string): number =>
   sample(text, 'gateway_http_request_duration_seconds_count', `route="${route}",operation="${operation}",outcome="${outcome}"`);
+
+let base: string | undefined;
+/** The fixture's gateway on a loopback port (WebSockets need one); listens once. */
+async function listening(): Promise<string> {
+  base ??= await fx.gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  return base;
+}
 
 async function issue(): Promise<string> {
   const response = await fx.gateway.gql('mutation { issueSession { id } }', {}, SERVICE);
@@ -117,6 +125,39 @@ test('Redis command latency by store operation, and errors while Redis is down',
     await fx.server.start();
     await waitUntil(() => fx.gateway.store.ping().then(() => true, () => false), 10_000);
   }
+});
+
+test('a change stream ended because the gateway lost its Redis subscription is counted as feed_lost', async () => {
+  const WebSocket = (await import('ws')).default;
+  const base = await listening();
+  const ended = (text: string, reason: string): number => sample(text, 'gateway_change_streams_ended_total', `reason="${reason}"`);
+  const before = await scrape();
+  expect(before).toContain('gateway_change_streams_ended_total{reason="fell_behind"} ');
+
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+  const received: Array<{ id?: string; type: string; payload?: unknown }> = [];
+  ws.on('message', (data: Buffer) => received.push(JSON.parse(data.toString())));
+  try {
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: SERVICE.Authorization } }));
+    await waitUntil(async () => received.some((message) => message.type === 'connection_ack'));
+    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionChanges { kind } }' } }));
+    await waitUntil(async () => received.some((message) => message.type === 'next')); // SUBSCRIBED
+    await fx.redis.client('KILL', 'TYPE', 'pubsub');
+    await waitUntil(async () => received.some((message) => message.type === 'error'));
+    // A new stream works again (and the gateway's Redis subscription is back before it closes).
+    ws.send(JSON.stringify({ id: '2', type: 'subscribe', payload: { query: 'subscription { sessionChanges { kind } }' } }));
+    await waitUntil(async () => received.some((message) => message.id === '2' && message.type === 'next'));
+  } finally {
+    const closed = new Promise((resolve) => ws.once('close', resolve));
+    ws.close();
+    await closed;
+    await waitUntil(async () => sample(await scrape(), 'gateway_websocket_connections') === 0);
+  }
+
+  const after = await scrape();
+  expect(ended(after, 'feed_lost') - ended(before, 'feed_lost')).toBe(1);
+  expect(ended(after, 'fell_behind') - ended(before, 'fell_behind')).toBe(0);
 });
 
 test('process metrics are exposed', async () => {

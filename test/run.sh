@@ -2,7 +2,8 @@
 # The test command. On a fresh Debian/Ubuntu machine it installs what the tests need
 # (redis-server and nginx from the distribution; the tests start their own on free loopback
 # ports, nginx with a config under a temp dir; chromium, the distribution's browser the GraphQL
-# IDE test drives headless),
+# IDE test drives headless; prometheus, whose server and promtool check the shipped monitoring
+# rules and dashboard, started by the test on a free loopback port, never the packaged service),
 # installs the npm dependencies, type-checks, runs every test, and ends with one line
 # "N passed, N failed".
 set -euo pipefail
@@ -12,11 +13,22 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || missing+=(prometheus)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    # The package may start its system service (port 9090). The tests never use it; stop it so
+    # it holds nothing, by its own PID only (systemd's, or the init script's pid file).
+    $sudo systemctl stop prometheus 2>/dev/null || true
+    pid=$(systemctl show -p MainPID --value prometheus 2>/dev/null || true)
+    [ -n "$pid" ] && [ "$pid" != 0 ] || pid=$(cat /run/prometheus.pid /run/prometheus/prometheus.pid 2>/dev/null | head -n 1 || true)
+    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = prometheus ]; then
+      $sudo kill "$pid" || true
+    fi
+  fi
 fi
 redis_major=$(redis-server --version | sed -E 's/.*v=([0-9]+).*/\1/')
 if [ "$redis_major" -lt 7 ]; then

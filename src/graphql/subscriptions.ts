@@ -23,6 +23,7 @@ import type { Metrics } from '../metrics';
 import { isServiceCaller, type ServiceTokens } from '../session/caller';
 import type { SessionService } from '../sessions/service';
 import { NO_SESSION_COOKIE, sessionBatchLoader, sessionLoader, type GraphQLContext, type GraphQLLimits } from './context';
+import { ChangeStreamEnded } from './change-stream';
 import { isGraphQLEndpoint } from './endpoint';
 import { formatSocketError, type DefectLog } from './error-format';
 
@@ -95,7 +96,12 @@ export function serveSubscriptions(app: FastifyInstance, options: SubscriptionOp
         }
         return { ...result, errors: format(result.errors) };
       },
-      onError: (_ctx, _id, _payload, errors) => format(errors),
+      onError: (_ctx, _id, _payload, errors) => {
+        // A stream the gateway cut off (its feed lost, or the subscriber too far behind) is
+        // counted here, where it is sent: the one place every such end passes.
+        for (const error of errors) if (error.originalError instanceof ChangeStreamEnded) options.metrics.changeStreamEnded(error.originalError.reason);
+        return format(errors);
+      },
     },
     sockets,
   );
