@@ -159,7 +159,8 @@ export class RedisChangeFeed implements ChangeFeed {
     this.subscribed = null;
     this.stopHeartbeat();
     this.drop(reason);
-    subscriber.disconnect();
+    // A connection that ended already needs no disconnect (which would leave a timer of its own behind).
+    if (subscriber.status !== 'end') subscriber.disconnect();
     subscriber.stream?.destroy();
   }
 

@@ -3,6 +3,7 @@
  * the memory store, and small helpers to speak GraphQL to it and look into Redis.
  */
 import { randomUUID } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Cluster, default as Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -188,6 +189,11 @@ export async function snapshot(redis: Redis, namespace: string): Promise<Record<
  * `[name in lower case, ...args]`, read from MONITOR. Not "until the first one shows": after the
  * action, a sentinel `ECHO` goes out on that same connection, and the commands are those before
  * it, so one the action caused but sent late is there too. The sentinel itself is left out.
+ *
+ * MONITOR is read on a plain socket, not an ioredis client: ioredis enters monitor mode only once
+ * it has parsed MONITOR's `+OK`, and a line that arrives in the same read as the `+OK` (likelier
+ * the busier the server: every store's observer sends INFO each second) was taken for the reply
+ * to no command ("Command queue state error"), failing the test and leaving its connection open.
  */
 export async function commandsOf(server: RedisServer, client: Redis | Cluster, action: () => Promise<unknown>): Promise<string[][]> {
   if (client.isCluster) throw new Error('commandsOf watches one node: give it a single-node connection');
@@ -196,18 +202,57 @@ export async function commandsOf(server: RedisServer, client: Redis | Cluster, a
   if (address === undefined) throw new Error('CLIENT INFO named no address');
   const sentinel = `sentinel-${randomUUID()}`;
   const seen: string[][] = [];
-  const monitor = await server.client().monitor();
+  const monitor = await monitorSocket(server.port, (source, command) => {
+    if (source === address) seen.push(command);
+  });
   try {
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source === address) seen.push([String(args[0]).toLowerCase(), ...args.slice(1).map(String)]);
-    });
     await action();
     await connection.echo(sentinel);
     await waitUntil(async () => seen.some((command) => command[0] === 'echo' && command[1] === sentinel));
   } finally {
-    monitor.disconnect();
+    monitor.destroy();
   }
   return seen.slice(0, seen.findIndex((command) => command[0] === 'echo' && command[1] === sentinel));
+}
+
+/** A socket in MONITOR mode on a redis-server at `port`; resolves once Redis answered `+OK`. */
+function monitorSocket(port: number, onCommand: (source: string, command: string[]) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let buffered = '';
+    let monitoring = false;
+    socket.setEncoding('latin1');
+    socket.on('error', (error) => (monitoring ? undefined : reject(error)));
+    socket.on('connect', () => socket.write('MONITOR\r\n'));
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      let end: number;
+      while ((end = buffered.indexOf('\r\n')) >= 0) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        if (!monitoring) {
+          if (line !== '+OK') return reject(new Error(`MONITOR answered ${line}`));
+          monitoring = true;
+          resolve(socket);
+          continue;
+        }
+        // +<time> [<db> <source>] "<command>" "<arg>"…
+        const header = /^\+\d+\.\d+ \[\d+ (\S+)\] /.exec(line);
+        if (header === null) continue;
+        const words = [...line.slice(header[0].length).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((match) => unquote(match[1] as string));
+        if (words.length > 0) onCommand(header[1] as string, [(words[0] as string).toLowerCase(), ...words.slice(1)]);
+      }
+    });
+  });
+}
+
+/** A MONITOR argument's text: Redis quotes it with \\ \" \n \r \t \a \b and \xHH escapes. */
+function unquote(quoted: string): string {
+  const named: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', '"': '"', '\\': '\\' };
+  return Buffer.from(
+    quoted.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, escape: string) => (escape.length === 3 ? String.fromCharCode(parseInt(escape.slice(1), 16)) : (named[escape] ?? escape))),
+    'latin1',
+  ).toString('utf8');
 }
 
 /**
