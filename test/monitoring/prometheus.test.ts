@@ -148,9 +148,8 @@ describe('a real Prometheus scraping two gateways', () => {
     expect(loaded.flatMap((group) => group.rules).length).toBe([...readFileSync(RULES, 'utf8').matchAll(/^\s*- (record|alert): /gm)].length);
   }, 20_000);
 
-  // Before the dashboard test, which takes seconds: the gateways' abandoned Redis subscriber
-  // connections keep a 2 s ioredis timer each (src/store/redis-changes.ts disconnects them after
-  // they closed), which would otherwise outlive the suite and hold jest's exit.
+  // Before the dashboard test, which takes seconds: so that the gateways' Redis subscriptions,
+  // killed here, are back long before the suite ends.
   test('a gateway that loses its Redis subscription, with a subscriber on it, raises GatewayChangeFeedLost for that instance only', async () => {
     const target = targets[1] as string;
     // The counter's 0 must be in Prometheus before it becomes 1, or there is no increase to see.
