@@ -4,6 +4,7 @@
  * process metrics; labels
  * from fixed sets only, never a session ID.
  */
+import { rawChangeStream } from './support/changes';
 import { gatewayOverRedis, SERVICE, SERVICE_TOKEN, startGateway, waitUntil, type Gateway } from './support/gateway';
 
 const fx = gatewayOverRedis({ REDIS_COMMAND_TIMEOUT_MS: '500' });
@@ -128,30 +129,20 @@ test('Redis command latency by store operation, and errors while Redis is down',
 });
 
 test('a change stream ended because the gateway lost its Redis subscription is counted as feed_lost', async () => {
-  const WebSocket = (await import('ws')).default;
   const base = await listening();
   const ended = (text: string, reason: string): number => sample(text, 'gateway_change_streams_ended_total', `reason="${reason}"`);
   const before = await scrape();
   expect(before).toContain('gateway_change_streams_ended_total{reason="fell_behind"} ');
 
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
-  const received: Array<{ id?: string; type: string; payload?: unknown }> = [];
-  ws.on('message', (data: Buffer) => received.push(JSON.parse(data.toString())));
+  const stream = await rawChangeStream(`${base.replace('http', 'ws')}/graphql`, SERVICE.Authorization);
   try {
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: SERVICE.Authorization } }));
-    await waitUntil(async () => received.some((message) => message.type === 'connection_ack'));
-    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionChanges { kind } }' } }));
-    await waitUntil(async () => received.some((message) => message.type === 'next')); // SUBSCRIBED
     await fx.redis.client('KILL', 'TYPE', 'pubsub');
-    await waitUntil(async () => received.some((message) => message.type === 'error'));
+    await waitUntil(async () => stream.received.some((message) => message.type === 'error'));
     // A new stream works again (and the gateway's Redis subscription is back before it closes).
-    ws.send(JSON.stringify({ id: '2', type: 'subscribe', payload: { query: 'subscription { sessionChanges { kind } }' } }));
-    await waitUntil(async () => received.some((message) => message.id === '2' && message.type === 'next'));
+    stream.subscribe('2');
+    await waitUntil(async () => stream.received.some((message) => message.id === '2' && message.type === 'next'));
   } finally {
-    const closed = new Promise((resolve) => ws.once('close', resolve));
-    ws.close();
-    await closed;
+    await stream.close();
     await waitUntil(async () => sample(await scrape(), 'gateway_websocket_connections') === 0);
   }
 

@@ -612,11 +612,7 @@ function primaryFor(cluster: Cluster, key: string): ScriptedRedis | null {
   const address = cluster.slots[calculateSlot(key)]?.[0];
   const node = cluster.nodes('master').find((candidate) => `${candidate.options.host}:${candidate.options.port}` === address);
   if (node === undefined || (node.status !== 'ready' && node.status !== 'wait')) return null;
-  if (!scriptedNodes.has(node)) {
-    defineScripts(node);
-    scriptedNodes.add(node);
-  }
-  return node as ScriptedRedis;
+  return scripted(node);
 }
 
 /**
@@ -630,15 +626,20 @@ function askedNode(cluster: Cluster, refusal: string): { node: ScriptedRedis; ad
   const node = cluster.nodes('master').find((candidate) => `${candidate.options.host}:${candidate.options.port}` === `${named[1]}:${named[2]}`);
   // As in primaryFor: a node connection not yet opened ('wait') opens with the first command.
   if (node === undefined || (node.status !== 'ready' && node.status !== 'wait')) return null;
+  return { node: scripted(node), address: { host: named[1] as string, port: Number(named[2]) } };
+}
+
+/** The Cluster's node connections the scripts were defined on (by `scripted`). */
+const scriptedNodes = new WeakSet<Redis>();
+
+/** A Cluster node's connection with the store's scripts, defined on it the first time it is used. */
+function scripted(node: Redis): ScriptedRedis {
   if (!scriptedNodes.has(node)) {
     defineScripts(node);
     scriptedNodes.add(node);
   }
-  return { node: node as ScriptedRedis, address: { host: named[1] as string, port: Number(named[2]) } };
+  return node as ScriptedRedis;
 }
-
-/** The Cluster's node connections `primaryFor` defined the scripts on. */
-const scriptedNodes = new WeakSet<Redis>();
 
 function defineScripts(client: RedisConnection): void {
   client.defineCommand('createSession', { lua: CREATE_SESSION });

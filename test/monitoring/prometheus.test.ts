@@ -14,7 +14,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import WebSocket from 'ws';
+import { rawChangeStream } from '../support/changes';
 import { SERVICE, startGateway, waitUntil, type Gateway } from '../support/gateway';
 import { startPrometheus, type ApiResponse, type PrometheusServer } from '../support/prometheus-server';
 import { startRedis, type RedisServer } from '../support/redis-server';
@@ -154,23 +154,14 @@ describe('a real Prometheus scraping two gateways', () => {
     const target = targets[1] as string;
     // The counter's 0 must be in Prometheus before it becomes 1, or there is no increase to see.
     await bothScraped();
-    const ws = new WebSocket(`ws://${target}/graphql`, 'graphql-transport-ws');
-    const received: Array<{ id?: string; type: string }> = [];
-    ws.on('message', (data: Buffer) => received.push(JSON.parse(data.toString())));
+    const stream = await rawChangeStream(`ws://${target}/graphql`, SERVICE.Authorization);
     try {
-      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-      ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: SERVICE.Authorization } }));
-      await waitUntil(async () => received.some((message) => message.type === 'connection_ack'));
-      ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionChanges { kind } }' } }));
-      await waitUntil(async () => received.some((message) => message.type === 'next')); // SUBSCRIBED
       // Both gateways lose their Redis subscription (the cached one holds one for its cache), but
       // only this one had a subscriber's stream to cut off.
       await redis.client().client('KILL', 'TYPE', 'pubsub');
-      await waitUntil(async () => received.some((message) => message.type === 'error'));
+      await waitUntil(async () => stream.received.some((message) => message.type === 'error'));
     } finally {
-      const closed = new Promise((resolve) => ws.once('close', resolve));
-      ws.close();
-      await closed;
+      await stream.close();
     }
 
     let firing: Array<{ labels: Record<string, string> }> = [];
