@@ -270,15 +270,22 @@ export class SessionService {
       else found[at] = hit;
     });
     if (missing.length === 0) return Promise.resolve(found);
-    const asked = missing.map((at) => digests[at] as string);
+    return this.fetchThrough(
+      cache,
+      missing.map((at) => digests[at] as string),
+    ).then((values) => {
+      values.forEach((value, k) => (found[missing[k] as number] = value));
+      return found;
+    });
+  }
+
+  /** The misses `asked`, read from the store in one read, each kept in the cache through a ticket taken before it. */
+  private fetchThrough(cache: SessionCache, asked: readonly string[]): Promise<Found[]> {
     const tickets = asked.map((digest) => cache.ticket(digest));
     return this.store.getMany(asked).then(
       (values) => {
-        values.forEach((value, k) => {
-          found[missing[k] as number] = value;
-          cache.put(tickets[k] ?? null, value);
-        });
-        return found;
+        values.forEach((value, k) => cache.put(tickets[k] ?? null, value));
+        return values;
       },
       (error: unknown) => {
         for (const ticket of tickets) cache.release(ticket);
@@ -355,7 +362,9 @@ export class SessionService {
   private attributeOf(digest: string, name: string): Promise<AttributeRead> {
     const cache = this.cache;
     if (cache === null || !cache.enabled) return this.store.readAttribute(digest, name);
-    return this.readThrough(cache, [digest]).then(([found]) => attributeRead(found ?? null, name));
+    const hit = cache.get(digest);
+    if (hit !== undefined) return Promise.resolve(attributeRead(hit, name));
+    return this.fetchThrough(cache, [digest]).then(([found]) => attributeRead(found ?? null, name));
   }
 
   /** Slides the expiry of a session just read, if its touch is due; null when it is not. */
@@ -756,14 +765,27 @@ function leaseName(name: string): string {
   return name;
 }
 
+/**
+ * The attributes' JSON as bytes, per cached session, made on the first REST read of each: a hit
+ * sends the same bytes again without encoding them again. (Sessions are immutable values: an
+ * update makes a new one, so nothing here goes stale; an entry goes with its session.)
+ */
+const attributeBytes = new WeakMap<StoredSession, Map<string, Buffer>>();
+
 /** What a read of one attribute answers, from a whole session read (the cache's way). */
 function attributeRead(found: Found, name: string): AttributeRead {
   if (found === null) return NO_SESSION;
   if (isForward(found)) return { found: false, forward: found };
-  const json = found.attributes.get(name);
+  let encoded = attributeBytes.get(found);
+  if (encoded === undefined) attributeBytes.set(found, (encoded = new Map()));
+  let json = encoded.get(name);
+  if (json === undefined) {
+    const text = found.attributes.get(name);
+    if (text !== undefined) encoded.set(name, (json = Buffer.from(text)));
+  }
   return {
     found: true,
-    json: json === undefined ? null : Buffer.from(json),
+    json: json ?? null,
     lastAccessedAtMs: found.lastAccessedAtMs,
     maxInactiveSeconds: found.maxInactiveSeconds,
     absoluteExpiresAtMs: found.absoluteExpiresAtMs,
