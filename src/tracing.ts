@@ -194,7 +194,7 @@ export class Tracing {
   /** A DataLoader batch of `size` session IDs, read for the current operation. */
   loaderBatch(size: number): void {
     const request = this.current.getStore();
-    if (request?.operation === null || request === undefined) return;
+    if (request === undefined || request.operation === null) return;
     request.batches += 1;
     request.largestBatch = Math.max(request.largestBatch, size);
   }

@@ -8,12 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSessionId } from '../src/session/ids';
+import { digestTag, generateSessionId, sessionDigest } from '../src/session/ids';
 import { startGateway, SERVICE, waitUntil, type Gateway } from './support/gateway';
 import { viaGet, viaPost } from './support/doors';
 import { gatewayEnv, spawnGateway } from './support/gateway-process';
 import { childOf, shapeOf, startOtlpReceiver, traceOf, type OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
 import { freePort } from './support/ports';
+import { startCluster, type RedisCluster } from './support/redis-cluster';
 import { startRedis, type RedisServer } from './support/redis-server';
 
 const SERVER = 2;
@@ -202,6 +203,45 @@ describe('a store outage', () => {
     expect(operation).toMatchObject({ statusCode: ERROR, attributes: expect.objectContaining({ 'error.type': 'STORE_UNAVAILABLE' }) });
     const failedUpdate = childOf(spans, operation, 'EVALSHA updateSession');
     expect(failedUpdate).toMatchObject({ statusCode: ERROR, attributes: expect.objectContaining({ 'error.type': 'STORE_UNAVAILABLE', 'session_gateway.store.outcome': 'NOT_APPLIED' }) });
+  });
+});
+
+describe('on a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let clustered: Gateway;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ primaries: 3, replicasPerPrimary: 0 });
+    clustered = await startGateway({ env: { REDIS_CLUSTER_NODES: cluster.seeds, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint } });
+  }, 60000);
+
+  afterAll(async () => {
+    await clustered?.close();
+    await cluster?.destroy();
+  });
+
+  test('a store span names the node it went to; a batch read, every node it reached, one round trip each', async () => {
+    // Anonymous sessions: random tags, so spread over the slots and the three primaries.
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await clustered.http.get('/api/v2/session')).headers['x-session-id'] as string);
+    const one = callerContext();
+    expect((await clustered.http.get('/api/v2/session').set({ 'X-Session-ID': ids[0] as string, traceparent: one.traceparent })).headers['x-session-id']).toBe(ids[0]);
+    const batch = callerContext();
+    const read = await clustered.gql('query All($ids: [ID!]!) { sessions(ids: $ids) { id } }', { ids }, { ...SERVICE, traceparent: batch.traceparent });
+    expect(read.body.data?.sessions.map((session: { id: string }) => session.id)).toEqual(ids);
+    await clustered.tracing?.flush();
+    const spans = receiver.spans();
+
+    const digest = sessionDigest(ids[0] as string);
+    const primary = await cluster.primaryFor(`${clustered.config.sessionNamespace}:{${digestTag(digest)}}:${digest}`);
+    const get = childOf(spans, requestSpanOf(spans, one), 'GET');
+    expect(get.attributes).toMatchObject({ 'server.address': '127.0.0.1', 'server.port': primary.port, 'session_gateway.store.round_trips': 1 });
+
+    const mget = childOf(spans, childOf(spans, requestSpanOf(spans, batch), 'query All'), 'MGET');
+    const primaries = cluster.nodes.filter((node) => node.role === 'primary').map((node) => `127.0.0.1:${node.port}`);
+    expect([...(mget.attributes['session_gateway.store.nodes'] as string[])].sort()).toEqual(primaries.sort());
+    expect(mget.attributes['session_gateway.store.round_trips']).toBe(3);
+    expect(mget.attributes['server.address']).toBeUndefined(); // more than one node
   });
 });
 
