@@ -14,6 +14,8 @@ import { viaGet, viaPost } from './support/doors';
 import { gatewayEnv, spawnGateway } from './support/gateway-process';
 import { childOf, shapeOf, startOtlpReceiver, traceOf, type OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
 import { freePort } from './support/ports';
+import type { Cluster } from 'ioredis';
+import type { RedisSessionStore } from '../src/store/redis';
 import { startCluster, type RedisCluster } from './support/redis-cluster';
 import { startRedis, type RedisServer } from './support/redis-server';
 
@@ -224,6 +226,12 @@ describe('on a Redis Cluster', () => {
     // Anonymous sessions: random tags, so spread over the slots and the three primaries.
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) ids.push((await clustered.http.get('/api/v2/session')).headers['x-session-id'] as string);
+    // A node whose connection is not open yet (the Cluster client opens them as it uses them)
+    // is read one command per slot (store/redis.ts): a first batch opens them, so that the one
+    // traced below finds every primary's connection ready, as it is once traffic flows.
+    await clustered.gql('query($ids: [ID!]!) { sessions(ids: $ids) { id } }', { ids }, SERVICE);
+    const connection = (clustered.store as RedisSessionStore).client as Cluster;
+    await waitUntil(async () => connection.nodes('master').length === 3 && connection.nodes('master').every((node) => node.status === 'ready'), 10000);
     const one = callerContext();
     expect((await clustered.http.get('/api/v2/session').set({ 'X-Session-ID': ids[0] as string, traceparent: one.traceparent })).headers['x-session-id']).toBe(ids[0]);
     const batch = callerContext();
