@@ -2,7 +2,8 @@
  * OpenTelemetry tracing, against an OTLP/HTTP receiver the test runs (support/otlp-receiver.ts)
  * and a real redis-server: the spans each door exports, their names and parent/child links, the
  * trace continued from the caller's `traceparent`, the two GraphQL doors tracing alike, a store
- * outage as an error span, and, with no endpoint configured, no SDK loaded at all.
+ * outage as an error span, the node of a store call on a Redis Cluster, and, with no endpoint
+ * configured, no SDK loaded at all.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
