@@ -29,6 +29,7 @@ import { sessionTransport } from './session/transport';
 import { SessionCache } from './sessions/session-cache';
 import { SessionService } from './sessions/service';
 import type { SessionStore } from './store/store';
+import type { Tracing } from './tracing';
 
 export interface AppParts {
   readonly config: Config;
@@ -37,9 +38,11 @@ export interface AppParts {
   readonly logger: Logger;
   /** The app's metrics; the store's `onCommand` should feed the same object. */
   readonly metrics: Metrics;
+  /** The app's tracing when it is on (tracing.ts); the store's `tracer` should be its `store`. */
+  readonly tracing?: Tracing | null;
 }
 
-export async function buildApp({ config, store, logger, metrics }: AppParts): Promise<FastifyInstance> {
+export async function buildApp({ config, store, logger, metrics, tracing = null }: AppParts): Promise<FastifyInstance> {
   const telemetry = new RequestTelemetry(metrics, logger);
   const drain = new DrainState();
   const transport = sessionTransport(config.sessionHeader, config.sessionCookie);
@@ -77,6 +80,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     // A new anonymous session lives SESSION_MAX_LIFETIME at most, or else expires when idle (cookieMaxAgeSeconds).
     issuedMaxAgeSeconds: config.lifecycle.maxLifetimeSeconds > 0 ? config.lifecycle.maxLifetimeSeconds : limits.defaultInactiveSeconds,
     telemetry,
+    tracing,
     drain,
   });
   const app = Fastify({
@@ -124,6 +128,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
   });
   if (cache !== null) app.addHook('onClose', async () => cache.close());
   instrumentRequests(app, telemetry);
+  tracing?.traceRequests(app);
   drain.watch(app);
   stampReplies(app, drain);
   discardRefusedBodies(app);
@@ -166,6 +171,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     browserPage: browserPage(playground),
     metrics,
     telemetry,
+    tracing,
     drain,
     production: config.nodeEnv === 'production',
   });

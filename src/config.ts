@@ -72,6 +72,55 @@ export interface Config {
    * this long when it cannot read the leases. Every gateway on one namespace should share it.
    */
   readonly cacheLeaseMs: number;
+  /**
+   * OpenTelemetry tracing, from the standard OTEL_* variables; null (the default) when no OTLP
+   * endpoint is configured, OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: then no SDK is
+   * loaded at all (see tracing.ts).
+   */
+  readonly tracing: TracingConfig | null;
+}
+
+/**
+ * Which traces are kept (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG), as the OpenTelemetry
+ * specification defines the values: `root` decides for a trace that starts here; with
+ * `parentBased`, a request that arrives with a W3C `traceparent` follows its caller's decision.
+ */
+export interface TraceSampler {
+  readonly root: 'always_on' | 'always_off' | 'traceidratio';
+  readonly parentBased: boolean;
+  /** The share of root traces kept by `traceidratio`, 0 to 1 (1 for the others). */
+  readonly ratio: number;
+}
+
+/** OpenTelemetry tracing: where spans go, what the gateway is called there, which are kept. */
+export interface TracingConfig {
+  /**
+   * The OTLP/HTTP (JSON) traces URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or
+   * OTEL_EXPORTER_OTLP_ENDPOINT with `/v1/traces` appended.
+   */
+  readonly tracesUrl: string;
+  /** OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_TRACES_HEADERS over it (e.g. an API key). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT: milliseconds one export may take. */
+  readonly exportTimeoutMs: number;
+  /** OTEL_SERVICE_NAME, else `service.name` of OTEL_RESOURCE_ATTRIBUTES, else `session-gateway`. */
+  readonly serviceName: string;
+  /** OTEL_RESOURCE_ATTRIBUTES: more resource attributes (e.g. `deployment.environment.name=prod`). */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly sampler: TraceSampler;
+  /** The batch span processor (OTEL_BSP_*): spans are exported in batches, off the request path. */
+  readonly batch: SpanBatchConfig;
+}
+
+export interface SpanBatchConfig {
+  /** OTEL_BSP_SCHEDULE_DELAY: milliseconds between two exports. */
+  readonly scheduledDelayMs: number;
+  /** OTEL_BSP_EXPORT_TIMEOUT: milliseconds an export of a batch may take. */
+  readonly exportTimeoutMs: number;
+  /** OTEL_BSP_MAX_QUEUE_SIZE: spans waiting for export; past it new spans are dropped. */
+  readonly maxQueueSize: number;
+  /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE: spans per export (at most the queue size). */
+  readonly maxExportBatchSize: number;
 }
 
 /** The gateway's near cache (SESSION_CACHE=on): bounded both ways, least recently used out first. */
@@ -392,6 +441,103 @@ function sessionCache(env: Env): SessionCacheConfig | null {
   });
 }
 
+// --- OpenTelemetry (the standard OTEL_* variables, as the specification names them) ----------
+
+const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
+/** An http(s) URL, for an OTLP endpoint. */
+function otlpUrl(env: Env, name: string): string {
+  const raw = env[name] as string;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(name, 'an http:// or https:// URL such as http://otel-collector:4318', raw);
+  }
+  return url.href;
+}
+
+/**
+ * A `key=value,key=value` list (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS), values
+ * percent-decoded as the specification says. `secret`: the values are not echoed in an error.
+ */
+function keyValues(env: Env, name: string, secret: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list(env, name)) {
+    const at = item.indexOf('=');
+    const key = at < 0 ? '' : item.slice(0, at).trim();
+    let value: string | undefined;
+    try {
+      value = at < 0 ? undefined : decodeURIComponent(item.slice(at + 1).trim());
+    } catch {
+      value = undefined;
+    }
+    if (key === '' || value === undefined || !/^[\x21-\x7e]+$/.test(key)) {
+      throw new ConfigError(name, 'comma-separated key=value pairs (values percent-encoded)', secret ? `an item of ${item.length} characters` : item);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+function traceSampler(env: Env): TraceSampler {
+  const name = oneOf(env, 'OTEL_TRACES_SAMPLER', 'parentbased_always_on', SAMPLERS);
+  const root = name.replace(/^parentbased_/, '') as TraceSampler['root'];
+  const rawRatio = optional(env, 'OTEL_TRACES_SAMPLER_ARG')?.trim();
+  let ratio = 1;
+  if (root === 'traceidratio' && rawRatio !== undefined) {
+    ratio = /^(?:0|1|0?\.\d+|1\.0*)$/.test(rawRatio) ? Number(rawRatio) : NaN;
+    if (!(ratio >= 0 && ratio <= 1)) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', 'the share of traces to keep, a number from 0 to 1 (e.g. 0.1)', env.OTEL_TRACES_SAMPLER_ARG);
+  }
+  return Object.freeze({ root, parentBased: name.startsWith('parentbased_'), ratio });
+}
+
+/**
+ * Tracing is on when an OTLP endpoint is set (and neither OTEL_SDK_DISABLED=true nor
+ * OTEL_TRACES_EXPORTER=none says otherwise). Without one, the other OTEL_* variables are not
+ * read: a fleet may set OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES everywhere.
+ */
+function tracing(env: Env): TracingConfig | null {
+  const tracesEndpoint = optional(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const endpoint = optional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (tracesEndpoint === undefined && endpoint === undefined) return null;
+  if (boolean(env, 'OTEL_SDK_DISABLED', false)) return null;
+  if (oneOf(env, 'OTEL_TRACES_EXPORTER', 'otlp', ['otlp', 'none'] as const) === 'none') return null;
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const protocol = optional(env, name);
+    if (protocol !== undefined && protocol !== 'http/json') {
+      throw new ConfigError(name, 'http/json (the gateway exports OTLP over HTTP as JSON, which every OpenTelemetry Collector\'s otlp receiver takes on its HTTP port), or nothing', protocol);
+    }
+    if (protocol !== undefined) break; // the traces variable, when set, is the one that counts
+  }
+  const tracesUrl = tracesEndpoint !== undefined ? otlpUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') : `${otlpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT').replace(/\/+$/, '')}/v1/traces`;
+  const resourceAttributes = keyValues(env, 'OTEL_RESOURCE_ATTRIBUTES', false);
+  const serviceName = optional(env, 'OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? 'session-gateway';
+  const timeout = (name: string, fallback: number): number => integer(env, name, fallback, 1, 600_000);
+  const maxQueueSize = integer(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1, 1_000_000);
+  const maxExportBatchSize = integer(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', Math.min(512, maxQueueSize), 1, 1_000_000);
+  if (maxExportBatchSize > maxQueueSize) {
+    throw new ConfigError('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', `at most OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize})`, env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE);
+  }
+  return Object.freeze({
+    tracesUrl,
+    headers: Object.freeze({ ...keyValues(env, 'OTEL_EXPORTER_OTLP_HEADERS', true), ...keyValues(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', true) }),
+    exportTimeoutMs: timeout('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', timeout('OTEL_EXPORTER_OTLP_TIMEOUT', 10_000)),
+    serviceName,
+    resourceAttributes: Object.freeze(resourceAttributes),
+    sampler: traceSampler(env),
+    batch: Object.freeze({
+      scheduledDelayMs: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 0, 600_000),
+      exportTimeoutMs: timeout('OTEL_BSP_EXPORT_TIMEOUT', 30_000),
+      maxQueueSize,
+      maxExportBatchSize,
+    }),
+  });
+}
+
 // -------------------------------------------------------------------------------------------
 
 export function loadConfig(env: Env = process.env): Config {
@@ -439,5 +585,6 @@ export function loadConfig(env: Env = process.env): Config {
     lifecycle: lifecycle(env),
     sessionCache: sessionCache(env),
     cacheLeaseMs: integer(env, 'SESSION_CACHE_LEASE_MS', 3000, 300, 60_000),
+    tracing: tracing(env),
   });
 }

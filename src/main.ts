@@ -12,6 +12,7 @@ import { createLogger } from './logger';
 import { Metrics } from './metrics';
 import { openStore } from './store/connect';
 import type { SessionStore } from './store/store';
+import type { Tracing } from './tracing';
 
 /** How long start-up waits for the store before serving anyway (with STORE_UNAVAILABLE). */
 const STARTUP_WAIT_MS = 5000;
@@ -42,11 +43,13 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const metrics = new Metrics();
-  const store = openStore(config, { logger, onCommand: metrics.observeStoreCommand });
+  // Loaded only when tracing is configured: without an endpoint not even the SDK's modules load.
+  const tracing: Tracing | null = config.tracing === null ? null : (require('./tracing') as typeof import('./tracing')).startTracing(config.tracing);
+  const store = openStore(config, { logger, onCommand: metrics.observeStoreCommand, ...(tracing === null ? {} : { tracer: tracing.store }) });
   if (!(await answersWithin(store, STARTUP_WAIT_MS))) {
     logger.error('the session store does not answer yet; serving STORE_UNAVAILABLE until it does');
   }
-  const app = await buildApp({ config, store, logger, metrics });
+  const app = await buildApp({ config, store, logger, metrics, tracing });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -206,3 +206,83 @@ describe('config', () => {
     }
   });
 });
+
+describe('tracing (the standard OTEL_* variables)', () => {
+  const ENDPOINT = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318' };
+
+  test('off unless an OTLP endpoint is set; then no other OTEL_* variable is read', () => {
+    expect(loadConfig({}).tracing).toBeNull();
+    expect(loadConfig({ OTEL_SERVICE_NAME: 'x', OTEL_TRACES_SAMPLER: 'nonsense', OTEL_RESOURCE_ATTRIBUTES: 'broken' }).tracing).toBeNull();
+    expect(loadConfig({ ...ENDPOINT, OTEL_SDK_DISABLED: 'true' }).tracing).toBeNull();
+    expect(loadConfig({ ...ENDPOINT, OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeNull();
+  });
+
+  test('the defaults: /v1/traces on the endpoint, parent-based always-on, the spec\'s batch and timeout values', () => {
+    expect(loadConfig(ENDPOINT).tracing).toEqual({
+      tracesUrl: 'http://otel-collector:4318/v1/traces',
+      headers: {},
+      exportTimeoutMs: 10_000,
+      serviceName: 'session-gateway',
+      resourceAttributes: {},
+      sampler: { root: 'always_on', parentBased: true, ratio: 1 },
+      batch: { scheduledDelayMs: 5000, exportTimeoutMs: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 },
+    });
+    expect(Object.isFrozen(loadConfig(ENDPOINT).tracing)).toBe(true);
+  });
+
+  test('every variable is read, the traces-specific ones over the general ones', () => {
+    const tracing = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector.example.com/otlp/',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/v1/traces',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=general,x-tenant=a%20b',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'api-key=traces',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+      OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '4000',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'sessions-eu',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=ignored,deployment.environment.name=prod',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+      OTEL_BSP_SCHEDULE_DELAY: '1000',
+      OTEL_BSP_EXPORT_TIMEOUT: '5000',
+      OTEL_BSP_MAX_QUEUE_SIZE: '8192',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024',
+    }).tracing;
+    expect(tracing).toEqual({
+      tracesUrl: 'https://traces.example.com/v1/traces',
+      headers: { 'api-key': 'traces', 'x-tenant': 'a b' },
+      exportTimeoutMs: 4000,
+      serviceName: 'sessions-eu',
+      resourceAttributes: { 'service.name': 'ignored', 'deployment.environment.name': 'prod' },
+      sampler: { root: 'traceidratio', parentBased: true, ratio: 0.1 },
+      batch: { scheduledDelayMs: 1000, exportTimeoutMs: 5000, maxQueueSize: 8192, maxExportBatchSize: 1024 },
+    });
+    expect(loadConfig({ ...ENDPOINT, OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-resource' }).tracing?.serviceName).toBe('from-resource');
+    expect(loadConfig({ ...ENDPOINT, OTEL_TRACES_SAMPLER: 'traceidratio' }).tracing?.sampler).toEqual({ root: 'traceidratio', parentBased: false, ratio: 1 });
+    expect(loadConfig({ ...ENDPOINT, OTEL_TRACES_SAMPLER: 'always_off', OTEL_TRACES_SAMPLER_ARG: 'ignored' }).tracing?.sampler).toEqual({ root: 'always_off', parentBased: false, ratio: 1 });
+  });
+
+  test.each([
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' }, /^OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:\/\/ or https:\/\/ URL/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }, /^OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:/],
+    [{ ...ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /^OTEL_EXPORTER_OTLP_PROTOCOL: expected http\/json/],
+    [{ ...ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, /^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL:/],
+    [{ ...ENDPOINT, OTEL_TRACES_EXPORTER: 'zipkin' }, /^OTEL_TRACES_EXPORTER: expected otlp or none/],
+    [{ ...ENDPOINT, OTEL_SDK_DISABLED: 'yes' }, /^OTEL_SDK_DISABLED: expected true or false/],
+    [{ ...ENDPOINT, OTEL_TRACES_SAMPLER: 'jaeger_remote' }, /^OTEL_TRACES_SAMPLER: expected always_on or always_off or traceidratio/],
+    [{ ...ENDPOINT, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, /^OTEL_TRACES_SAMPLER_ARG: expected the share of traces to keep/],
+    [{ ...ENDPOINT, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: 'ten percent' }, /^OTEL_TRACES_SAMPLER_ARG:/],
+    [{ ...ENDPOINT, OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name' }, /^OTEL_RESOURCE_ATTRIBUTES: expected comma-separated key=value pairs/],
+    [{ ...ENDPOINT, OTEL_EXPORTER_OTLP_TIMEOUT: '0' }, /^OTEL_EXPORTER_OTLP_TIMEOUT:/],
+    [{ ...ENDPOINT, OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512' }, /^OTEL_BSP_MAX_EXPORT_BATCH_SIZE: expected at most OTEL_BSP_MAX_QUEUE_SIZE \(100\)/],
+  ])('%j is refused, naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  test('a bad header is described without being echoed: its value is a secret', () => {
+    for (const headers of ['authorization=Bearer%zz-s3cret-value', 'Bearer-s3cret-value']) {
+      expect(() => loadConfig({ ...ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS: headers })).toThrow(/^OTEL_EXPORTER_OTLP_HEADERS: expected comma-separated key=value pairs .*, got "an item of \d+ characters"$/);
+    }
+  });
+});

@@ -13,6 +13,7 @@ import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } fr
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { ERROR_STATUS, isErrorCode } from '../errors';
+import type { Tracing } from '../tracing';
 import type { GraphQLContext } from './context';
 import { operationLabel } from './operation-label';
 import type { RequestRules } from './request-rules';
@@ -24,6 +25,8 @@ export interface ApolloOptions {
   /** The schema's root fields (operation-label.ts). */
   readonly rootFields: ReadonlySet<string>;
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** The app's tracing when on: the operation's span, as the compiled path makes it (plugin.ts). */
+  readonly tracing: Tracing | null;
 }
 
 /** A started Apollo Server; the caller stops it. */
@@ -44,7 +47,12 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
     // Apollo under the requests still draining, answering them 500, and swallow the signal.
     stopOnTerminationSignals: false,
     // Apollo's own landing page loads its IDE from a CDN; browsers get the gateway's (plugin.ts).
-    plugins: [operationReportPlugin(options.rootFields), statusPlugin(), ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      operationReportPlugin(options.rootFields),
+      statusPlugin(),
+      ...(options.tracing === null ? [] : [operationTracePlugin(options.tracing, options.rootFields)]),
+      ApolloServerPluginLandingPageDisabled(),
+    ],
     formatError: options.formatError,
   });
   await apollo.start();
@@ -65,6 +73,27 @@ function operationReportPlugin(rootFields: ReadonlySet<string>): ApolloServerPlu
       if (response.body.kind !== 'single') return;
       const code = response.body.singleResult.errors?.[0]?.extensions?.code;
       if (typeof code === 'string') contextValue.report.errorCode = code;
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
+    },
+  };
+}
+
+/**
+ * The operation's span (tracing.ts), opened once Apollo knows the operation and closed with its
+ * first error code: what the compiled path does around its execution (plugin.ts).
+ */
+function operationTracePlugin(tracing: Tracing, rootFields: ReadonlySet<string>): ApolloServerPlugin<GraphQLContext> {
+  const listener: GraphQLRequestListener<GraphQLContext> = {
+    async didResolveOperation({ operation, operationName }) {
+      tracing.operationStarted(operation?.operation ?? 'query', operationName, operationLabel(operation, rootFields));
+    },
+    async willSendResponse({ response }) {
+      const code = response.body.kind === 'single' ? response.body.singleResult.errors?.[0]?.extensions?.code : undefined;
+      tracing.operationEnded(typeof code === 'string' ? code : null);
     },
   };
   return {

@@ -19,6 +19,7 @@ import type { DrainState } from '../http/drain';
 import { answerErrors } from '../http/error-replies';
 import { sendRaw } from '../http/response-headers';
 import type { RequestTelemetry } from '../request-telemetry';
+import type { Tracing } from '../tracing';
 import { prefersHtml } from './accept';
 import { startApollo } from './apollo';
 import { sessionBatchLoader, type GraphQLContext } from './context';
@@ -36,6 +37,8 @@ export interface GraphQLOptions extends ContextOptions {
   readonly queryLimits: QueryLimits;
   readonly introspection: boolean;
   readonly telemetry: RequestTelemetry;
+  /** The app's tracing, when on: both doors report the operation to it alike. */
+  readonly tracing: Tracing | null;
   readonly drain: DrainState;
   /** NODE_ENV=production: subscription errors never carry internal messages. */
   readonly production: boolean;
@@ -53,7 +56,8 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
   const logDefect = (error: unknown): void => app.log.error({ err: error }, 'internal error');
   const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => formatHttpError(formatted, error, logDefect);
   const rules = httpRequestRules(options.queryLimits, options.introspection, options.sessionHeader);
-  const apollo = await startApollo({ schema, rules, rootFields, formatError: format });
+  const tracing = options.tracing;
+  const apollo = await startApollo({ schema, rules, rootFields, formatError: format, tracing });
   app.addHook('onClose', async () => apollo.stop());
 
   serveSubscriptions(app, {
@@ -66,7 +70,10 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
     logError: logDefect,
   });
 
-  const batch = sessionBatchLoader(options.service, (size) => options.metrics.observeLoaderBatch(size));
+  const batch = sessionBatchLoader(options.service, (size) => {
+    options.metrics.observeLoaderBatch(size);
+    tracing?.loaderBatch(size);
+  });
   const readLimit = options.limits.maxBatchIds;
   // Typed loosely: the integration's handler declares a string reply, the fast path sends its own.
   const apolloHandler = fastifyApolloHandler(apollo, {
@@ -91,9 +98,14 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphQLOption
       }
       request.operation = query.label;
       request.operationName = query.name;
+      tracing?.operationStarted('query', query.name, query.label);
       const answer = await fastPath.answer(query, eligible, context);
-      if (answer === null) return apolloHandler.call(app, request, reply);
+      if (answer === null) {
+        tracing?.operationDropped();
+        return apolloHandler.call(app, request, reply);
+      }
       request.errorCode = answer.errorCode;
+      tracing?.operationEnded(answer.errorCode);
       // Sent through node:http directly, past Fastify's serialisation and onSend hooks (a fair
       // share of a query's cost). Headers set earlier on the reply (CORS) go out too; the
       // onResponse hook still records the request.

@@ -35,6 +35,7 @@ import { sendRaw } from '../http/response-headers';
 import { requestIdOf, type RequestTelemetry } from '../request-telemetry';
 import { presentedLegacyId, presentedSessionId, sessionCookieHeader, type SessionCookie, type SessionTransport } from '../session/transport';
 import type { AttributeAnswer, SessionService } from '../sessions/service';
+import type { Tracing } from '../tracing';
 
 export interface RestOptions {
   readonly service: SessionService;
@@ -50,6 +51,8 @@ export interface RestOptions {
    */
   readonly issuedMaxAgeSeconds: number;
   readonly telemetry: RequestTelemetry;
+  /** The app's tracing, when on: the direct lane traces its requests as Fastify's hooks do the others. */
+  readonly tracing: Tracing | null;
   readonly drain: DrainState;
 }
 
@@ -115,7 +118,10 @@ export class SessionShim {
     const startedAt = performance.now();
     const requestId = requestIdOf(request.headers);
     const presented = presentedSessionId(request.headers, this.options.transport);
-    this.answer(presented).then(
+    const tracing = this.options.tracing;
+    const traced = tracing === null ? null : tracing.startRequest(request.headers, 'GET', route, requestId);
+    const answering = traced === null ? this.answer(presented) : (tracing as Tracing).within(traced, () => this.answer(presented));
+    answering.then(
       (answer) => {
         const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store', [this.headerName]: answer.id };
         const setCookie = this.setCookieFor(presented, answer);
@@ -123,6 +129,7 @@ export class SessionShim {
         if (answer.json !== null) headers['content-type'] = JSON_TYPE;
         sendRaw(response, 200, headers, answer.json, requestId, this.options.drain);
         this.options.telemetry.record(requestId, 'GET', route, null, null, 200, null, performance.now() - startedAt);
+        if (traced !== null) tracing?.endRequest(traced, 200, null);
       },
       (thrown: unknown) => {
         const error = asGatewayError(thrown);
@@ -130,6 +137,7 @@ export class SessionShim {
         const body = Buffer.from(JSON.stringify(restErrorBody(error)));
         sendRaw(response, error.status, { 'content-type': JSON_TYPE }, body, requestId, this.options.drain);
         this.options.telemetry.record(requestId, 'GET', route, null, null, error.status, error.code, performance.now() - startedAt);
+        if (traced !== null) tracing?.endRequest(traced, error.status, error.code);
       },
     ).catch((defect: unknown) => {
       // Sending itself failed (a defect, or a socket gone mid-write): log it, never crash on it.

@@ -24,12 +24,14 @@ import { MemorySessionStore } from './memory';
 import { RedisSessionStore, type RedisConnection } from './redis';
 import type { OpenNode } from './replica-acks';
 import { FailoverFollowingSentinelConnector } from './sentinel-connector';
-import type { CommandObserver, SessionStore } from './store';
+import type { CommandObserver, CommandTracer, SessionStore } from './store';
 
 export interface StoreParts {
   readonly logger?: { warn(details: object | string, message?: string): void };
   /** Times every store command (metrics). */
   readonly onCommand?: CommandObserver;
+  /** Traces every store call (tracing.ts), when tracing is on. */
+  readonly tracer?: CommandTracer;
 }
 
 type StoreConfig = Pick<Config, 'redis' | 'sessionNamespace' | 'maxAttributeBytes' | 'redisCommandTimeoutMs'> & Partial<Pick<Config, 'cacheLeaseMs'>>;
@@ -64,6 +66,7 @@ export function openStore(config: StoreConfig, parts: StoreParts = {}): SessionS
     openNode: nodeOpener(config.redis, config.redisCommandTimeoutMs),
     ...(parts.logger === undefined ? {} : { logger: parts.logger }),
     ...(parts.onCommand === undefined ? {} : { onCommand: parts.onCommand }),
+    ...(parts.tracer === undefined ? {} : { tracer: parts.tracer }),
   });
 }
 

@@ -39,6 +39,8 @@ import {
   NO_SESSION,
   type AttributeRead,
   type CommandObserver,
+  type CommandSpan,
+  type CommandTracer,
   type Created,
   type Destroyed,
   type Found,
@@ -74,6 +76,8 @@ export interface RedisStoreOptions {
   readonly logger?: { warn(details: object, message: string): void };
   /** Times every command (metrics); the store itself knows nothing of HTTP or Prometheus. */
   readonly onCommand?: CommandObserver;
+  /** Traces every call (tracing.ts), when tracing is on: its command, node and round trips. */
+  readonly tracer?: CommandTracer;
   /**
    * How often the change feed checks that its subscription still delivers: by default a third of
    * `cacheLeaseMs`, since each heartbeat that comes back renews the caches' leases.
@@ -102,6 +106,16 @@ interface ScriptedRedis extends Redis {
 type ScriptedPipeline = ChainableCommander & { [script in WriteScript]: (...keysAndArgs: Arg[]) => ScriptedPipeline };
 
 type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySessionBuffer' | 'retireSession' | 'replaceSession' | 'revokePrincipal';
+
+/** A write script's name as defined (`defineScripts`), for its span: the Buffer variants are the same script. */
+const SCRIPT_NAME: Readonly<Record<WriteScript, string>> = {
+  createSession: 'createSession',
+  updateSessionBuffer: 'updateSession',
+  destroySessionBuffer: 'destroySession',
+  retireSession: 'retireSession',
+  replaceSession: 'replaceSession',
+  revokePrincipal: 'revokePrincipal',
+};
 
 /** Attempts `create` makes at declaring a principal's sessions for an eviction, as they change under it. */
 const DECLARE_ATTEMPTS = 20;
@@ -232,11 +246,13 @@ export class RedisSessionStore implements SessionStore {
     if (digests.length === 0) return Promise.resolve([]);
     if (digests.length === 1) {
       const key = this.keyOf(digests[0] as string);
-      return this.call('getMany', () => this.redis.getBuffer(key)).then((value) => [decodeFound(value)]);
+      return this.call('getMany', 'GET', () => this.redis.getBuffer(key), null, key).then((value) => [decodeFound(value)]);
     }
     const keys = digests.map((digest) => this.keyOf(digest));
-    const read = this.cluster ? () => this.mgetBySlot(keys) : () => this.redis.mgetBuffer(keys);
-    return this.call('getMany', read).then((values) => values.map(decodeFound));
+    const read = this.cluster
+      ? this.call('getMany', 'MGET', (span) => this.mgetBySlot(keys, span), null, undefined)
+      : this.call('getMany', 'MGET', () => this.redis.mgetBuffer(keys), null, keys[0] as string);
+    return read.then((values) => values.map(decodeFound));
   }
 
   /**
@@ -246,7 +262,7 @@ export class RedisSessionStore implements SessionStore {
    * redirect (a failover or resharding moved a slot since the slot map was read): the slots
    * refused so are read again one command each, which does follow it.
    */
-  private mgetBySlot(keys: readonly string[]): Promise<Array<Buffer | null>> {
+  private mgetBySlot(keys: readonly string[], span: CommandSpan | null): Promise<Array<Buffer | null>> {
     const cluster = this.client as Cluster;
     const bySlot = new Map<number, number[]>();
     keys.forEach((key, index) => {
@@ -264,7 +280,10 @@ export class RedisSessionStore implements SessionStore {
     }
     const values: Array<Buffer | null> = new Array<Buffer | null>(keys.length).fill(null);
     const fill = (indexes: readonly number[], found: ReadonlyArray<Buffer | null>): void => indexes.forEach((index, at) => (values[index] = found[at] ?? null));
-    const one = (indexes: readonly number[]): Promise<void> => this.redis.mgetBuffer(indexes.map((index) => keys[index] as string)).then((found) => fill(indexes, found));
+    const one = (indexes: readonly number[]): Promise<void> => {
+      span?.roundTrip(this.nodeOf(keys[indexes[0] as number] as string));
+      return this.redis.mgetBuffer(indexes.map((index) => keys[index] as string)).then((found) => fill(indexes, found));
+    };
     const ready = new Map(cluster.nodes('master').filter((node) => node.status === 'ready').map((node) => [`${node.options.host}:${node.options.port}`, node]));
     const reads = [...byNode.entries()].map(async ([address, groups]) => {
       // A node not connected (down, or gone in a failover the slot map has not caught up with):
@@ -276,6 +295,7 @@ export class RedisSessionStore implements SessionStore {
       // answer is the answer to the command in its place.
       const pipeline = node.pipeline();
       for (const indexes of groups) pipeline.mgetBuffer(indexes.map((index) => keys[index] as string));
+      span?.roundTrip(address);
       const results = (await pipeline.exec()) ?? [];
       const again: Array<Promise<void>> = [];
       groups.forEach((indexes, at) => {
@@ -291,7 +311,7 @@ export class RedisSessionStore implements SessionStore {
 
   readAttribute(digest: string, name: string): Promise<AttributeRead> {
     const key = this.keyOf(digest);
-    return this.call('readAttribute', () => this.redis.getBuffer(key)).then((value): AttributeRead => {
+    return this.call('readAttribute', 'GET', () => this.redis.getBuffer(key), null, key).then((value): AttributeRead => {
       if (value === null) return NO_SESSION;
       const forward = decodeForward(value);
       if (forward !== null) return { found: false, forward };
@@ -312,7 +332,8 @@ export class RedisSessionStore implements SessionStore {
 
   touch(digest: string, seenLastAccessedAtMs: number, times: WriteTimes): Promise<boolean> {
     const keys = this.sessionKeys(digest);
-    return this.call('touch', () => this.redis.touchSession(...(keys as [number, ...Arg[]]), digest, stamp(seenLastAccessedAtMs), stamp(times.nowMs), times.expiresAtMs)).then((reply) => reply !== null);
+    const touch = (): Promise<number | null> => this.redis.touchSession(...(keys as [number, ...Arg[]]), digest, stamp(seenLastAccessedAtMs), stamp(times.nowMs), times.expiresAtMs);
+    return this.call('touch', 'EVALSHA', touch, 'touchSession', keys[1] as string).then((reply) => reply !== null);
   }
 
   async update(digest: string, patch: SessionPatch, times: UpdateTimes): Promise<UpdateResult> {
@@ -377,10 +398,10 @@ export class RedisSessionStore implements SessionStore {
    */
   async principalSessions(tag: string, principal: string): Promise<IndexedSession[]> {
     const index = this.indexOf(tag);
-    const members = await this.call('principalSessions', () => this.redis.zrangebyscore(index, `(${this.now()}`, '+inf'));
+    const members = await this.call('principalSessions', 'ZRANGEBYSCORE', () => this.redis.zrangebyscore(index, `(${this.now()}`, '+inf'), null, index);
     const digests = ownMembers(members, principal);
     if (digests.length === 0) return [];
-    const values = await this.call('principalSessions', () => this.redis.mgetBuffer(digests.map((digest) => this.keyOf(digest))));
+    const values = await this.call('principalSessions', 'MGET', () => this.redis.mgetBuffer(digests.map((digest) => this.keyOf(digest))), null, index);
     const found: IndexedSession[] = [];
     values.forEach((value, at) => {
       const session = decodeFound(value);
@@ -396,7 +417,7 @@ export class RedisSessionStore implements SessionStore {
    */
   async revokePrincipal(tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<string[]> {
     const index = this.indexOf(tag);
-    const members = await this.call('revokePrincipal', () => this.redis.zrange(index, 0, -1));
+    const members = await this.call('revokePrincipal', 'ZRANGE', () => this.redis.zrange(index, 0, -1), null, index);
     const keys = ownMembers(members, principal).filter((digest) => digest !== except).map((digest) => this.keyOf(digest));
     if (keys.length === 0) return [];
     const removed = await this.write<Array<string | Buffer>>('revokePrincipal', 'revokePrincipal', [keys.length + 1, index, ...keys, principal, except ?? '', reason], (digests) => digests.length > 0);
@@ -407,12 +428,12 @@ export class RedisSessionStore implements SessionStore {
   async tagKey(): Promise<Buffer> {
     const mine = randomBytes(32).toString('base64url');
     const key = `${this.prefix}tag-key`;
-    const theirs = await this.call('tagKey', () => this.redis.set(key, mine, 'NX', 'GET'));
+    const theirs = await this.call('tagKey', 'SET', () => this.redis.set(key, mine, 'NX', 'GET'), null, key);
     return Buffer.from(theirs ?? mine, 'base64url');
   }
 
   async ping(): Promise<void> {
-    await this.call('ping', () => this.redis.ping());
+    await this.call('ping', 'PING', () => this.redis.ping(), null, null);
   }
 
   /** QUIT politely when Redis answers; never wait on a Redis that does not. */
@@ -447,12 +468,14 @@ export class RedisSessionStore implements SessionStore {
     const unacknowledged = (): Promise<T> => (this.redis[script] as (...keysAndArgs: Arg[]) => Promise<T>).apply(this.redis, keysAndArgs);
     // Not connected: it fails at once, not applied, as every command does then (nothing is sent
     // before the connection is ready, so nothing goes out unacknowledged).
-    if (acks === null || this.client.status !== 'ready') return this.call(operation, unacknowledged);
+    const name = SCRIPT_NAME[script];
+    const firstKey = String(keysAndArgs[1]);
+    if (acks === null || this.client.status !== 'ready') return this.call(operation, 'EVALSHA', unacknowledged, name, firstKey);
     if (!this.cluster) {
       const primary = addressOf(this.client as Redis);
-      if (primary !== null && acks.known(primary) === 0) return this.call(operation, unacknowledged);
+      if (primary !== null && acks.known(primary) === 0) return this.call(operation, 'EVALSHA', unacknowledged, name, firstKey);
     }
-    return this.call(operation, async () => {
+    return this.call(operation, 'EVALSHA', async (span) => {
       const giveUpAt = Date.now() + this.options.commandTimeoutMs;
       const requiredAt = (primary: NodeAddress): Promise<number> =>
         acks.required(primary, giveUpAt).catch((error: unknown) => {
@@ -461,7 +484,10 @@ export class RedisSessionStore implements SessionStore {
       if (!this.cluster) {
         // The main connection's primary first: with no replica to reach, no writer is needed.
         const primary = addressOf(this.client as Redis);
-        if (primary !== null && (await requiredAt(primary)) === 0) return unacknowledged();
+        if (primary !== null && (await requiredAt(primary)) === 0) {
+          span?.roundTrip(this.nodeOf(firstKey));
+          return unacknowledged();
+        }
       }
       const writer = await this.readyWriter(operation, giveUpAt);
       const connection = writer.connection;
@@ -483,6 +509,8 @@ export class RedisSessionStore implements SessionStore {
             continue;
           }
           required = await requiredAt(primary);
+          span?.roundTrip(`${primary.host}:${primary.port}`);
+          if (required > 0) span?.waited(required);
           [scripted, waited] = await this.scriptThenWait(target, script, keysAndArgs, required);
           if (scripted === undefined || (required > 0 && waited === undefined)) throw new Error('Connection is closed.');
           // The slot is being migrated and the key is already on the importing node: it is asked
@@ -491,6 +519,7 @@ export class RedisSessionStore implements SessionStore {
           if (asked !== null) {
             primary = asked.address;
             required = await requiredAt(primary);
+            span?.roundTrip(`${primary.host}:${primary.port}`);
             [scripted, waited] = await this.scriptThenWait(asked.node, script, keysAndArgs, required, true);
             if (scripted === undefined || (required > 0 && waited === undefined)) throw new Error('Connection is closed.');
           }
@@ -518,7 +547,7 @@ export class RedisSessionStore implements SessionStore {
       } finally {
         writer.inFlight -= 1;
       }
-    });
+    }, name, undefined);
   }
 
   /**
@@ -554,40 +583,66 @@ export class RedisSessionStore implements SessionStore {
 
   /**
    * The one way to Redis: errors become coded errors, every call ends by its deadline, and
-   * every command is timed when observed. Plain promise chaining rather than async/await: this
-   * wraps every read, and each async layer costs a promise and a microtask turn.
+   * every command is timed when observed, and traced when it is traced. Plain promise chaining
+   * rather than async/await: this wraps every read, and each async layer costs a promise and a
+   * microtask turn.
+   *
+   * For its span: `command` is what is sent (`script` the store's script it runs); `key` says
+   * where it goes, one round trip to the node serving that key (null: a keyless command, to the
+   * main connection's node), or undefined when `run` counts its round trips itself (a write that
+   * waits for replicas, a batch read on Cluster), on the span it is handed.
    */
-  private call<T>(operation: StoreOperation, command: () => Promise<T>): Promise<T> {
+  private call<T>(operation: StoreOperation, command: string, run: (span: CommandSpan | null) => Promise<T>, script: string | null, key: string | null | undefined): Promise<T> {
     const observe = this.options.onCommand;
     const startedAt = observe === undefined ? 0 : performance.now();
+    const span = this.options.tracer === undefined ? null : this.traced(operation, command, script, key);
     let pending: Promise<T>;
     try {
-      pending = command();
+      pending = run(span);
     } catch (error) {
       pending = Promise.reject(error); // still observed and coded below, as a rejection
     }
     return new Promise<T>((resolve, reject) => {
       // Whichever comes first settles the call and is observed; the other is ignored.
       let settled = false;
-      const settle = (ok: boolean): boolean => {
+      const settle = (failure: GatewayError | null): boolean => {
         if (settled) return false;
         settled = true;
         clearTimeout(timer);
-        observe?.(operation, (performance.now() - startedAt) / 1000, ok);
+        observe?.(operation, (performance.now() - startedAt) / 1000, failure === null);
+        span?.end(failure);
         return true;
       };
       const timer = setTimeout(() => {
-        if (settle(false)) reject(storeUnavailable(operation, 'UNKNOWN', `did not answer within ${this.options.commandTimeoutMs} ms`));
+        const failure = storeUnavailable(operation, 'UNKNOWN', `did not answer within ${this.options.commandTimeoutMs} ms`);
+        if (settle(failure)) reject(failure);
       }, this.options.commandTimeoutMs);
       pending.then(
         (result) => {
-          if (settle(true)) resolve(result);
+          if (settle(null)) resolve(result);
         },
         (error: unknown) => {
-          if (settle(false)) reject(classifyRedisError(operation, error));
+          if (settled) return;
+          const failure = classifyRedisError(operation, error);
+          if (settle(failure)) reject(failure);
         },
       );
     });
+  }
+
+  /** The span of one call, or null when it is not traced; a simple command counts its one round trip here, if it can be sent. */
+  private traced(operation: StoreOperation, command: string, script: string | null, key: string | null | undefined): CommandSpan | null {
+    const span = (this.options.tracer as CommandTracer).start(operation, command, script);
+    // Not connected: the command fails at once, without a round trip.
+    if (span !== null && key !== undefined && this.client.status === 'ready') span.roundTrip(this.nodeOf(key));
+    return span;
+  }
+
+  /** `host:port` of the node a command on `key` goes to: the slot's primary on a Cluster (as the slot map says), else the connected primary. */
+  private nodeOf(key: string | null): string | null {
+    if (this.cluster) return key === null ? null : ((this.client as Cluster).slots[calculateSlot(key)]?.[0] ?? null);
+    const address = addressOf(this.client as Redis);
+    return address === null ? null : `${address.host}:${address.port}`;
   }
 
   private async syncClock(): Promise<void> {

@@ -89,6 +89,31 @@ export function isForward(found: Found): found is Forward {
 export type CommandObserver = (operation: StoreOperation, seconds: number, ok: boolean) => void;
 
 /**
+ * Told about every call to the backing service as it starts, for tracing (tracing.ts implements
+ * it): answers the call's span, or null when the call is not traced (tracing off, or no traced
+ * request under way). Must not throw; it runs on every store call, so null is the cheap case.
+ */
+export interface CommandTracer {
+  /**
+   * `command` is the command sent (`GET`, `MGET`, `EVALSHA`…), `script` the store's script it
+   * runs (`touchSession`…) or null. Never a key or an argument: they name sessions.
+   */
+  start(operation: StoreOperation, command: string, script: string | null): CommandSpan | null;
+}
+
+/** One traced store call: where it went and how it ended. */
+export interface CommandSpan {
+  /** One round trip to the node `host:port` (a Cluster node, the primary), or to an unknown one. */
+  roundTrip(node: string | null): void;
+  /** How many round trips were counted so far. */
+  readonly roundTrips: number;
+  /** How many replicas the write waited for (`WAIT`), when it did. */
+  waited(replicas: number): void;
+  /** Ends it: null when it succeeded, else the coded error it failed with (its code and outcome, never its message). */
+  end(error: { readonly code: string; readonly outcome?: string | undefined } | null): void;
+}
+
+/**
  * What `readAttribute` found: no session, or a session, its attribute's JSON (null if absent)
  * and what the service needs to decide whether the read is due to slide the expiry.
  */

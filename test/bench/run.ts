@@ -58,6 +58,13 @@
  * the Cluster rows and the batch of 100: those run at them where they carry them),
  * BENCH_FIXED_FRACTION (0.5), BENCH_FIXED_PASSES (2), BENCH_FIXED_SECONDS (BENCH_SECONDS).
  *
+ * Tracing: "REST traced 10%", "REST traced 100%", "GraphQL traced 10%" and "GraphQL traced 100%"
+ * are the REST and GraphQL rows with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT at an OTLP/HTTP sink
+ * the bench runs on the load core, `servers/otlp-sink.ts`; 10 % of requests sampled, or all),
+ * with the spans the sink received per request. BENCH_BASELINE=<dir> adds "REST baseline" and
+ * "GraphQL baseline": the same rows on the build in <dir>/dist (e.g. the main branch, compiled),
+ * so that what a change costs is measured within one run.
+ *
  * Besides req/s, each row reports the server's CPU time per request (user + system, from
  * /proc/<pid>/stat over the measured run): on a shared VM whose throughput wanders between
  * rounds, this is the steadier figure of what one request costs the server.
@@ -117,6 +124,10 @@ const ANNOUNCE_COST = { updates: Number(process.env.BENCH_ANNOUNCE_UPDATES ?? 20
 const ISSUE_PREFIX = 'issue';
 /** What an issue row sends: a new anonymous session per request. */
 const ISSUE_QUERY = 'mutation { issueSession { id } }';
+/** BENCH_BASELINE: another build's directory (its dist/main.js) for the `REST baseline` and `GraphQL baseline` rows. */
+const BASELINE = process.env.BENCH_BASELINE;
+/** The traced rows' names hold it (`REST traced 10%`, `GraphQL traced 100%`, …). */
+const TRACED = ' traced ';
 
 /** Round trips per request: fresh sessions issued, requests per count, counts (the fewest is kept). */
 const ROUND_TRIP_SESSIONS = 200;
@@ -140,6 +151,8 @@ interface Measurement {
   cpuMicrosPerRequest: number;
   /** Client row only: share of reads answered from the near cache. */
   hitRatio?: number;
+  /** Traced rows only: spans the OTLP sink received during the measured run, per request. */
+  spansPerRequest?: number;
 }
 
 interface Row {
@@ -164,6 +177,8 @@ interface Row {
   readonly driver?: 'client';
   /** The gateway's own cache is on: its hit ratio over the measured run is read from /metrics. */
   readonly cacheHitRatio?: true;
+  /** A traced row: its gateway exports its spans to the bench's OTLP sink, whose count is read. */
+  readonly traced?: { readonly sink: string };
   readonly linesFile: string;
   /** One request answered right, before the load starts. */
   check(base: string): Promise<void>;
@@ -362,11 +377,13 @@ async function measure(row: Row, redis: RedisCounters, work: Work): Promise<Meas
     const warm = wrk(`${base}${row.path}`, row, work, WARMUP_SECONDS);
     const before = await redis.counts();
     const cacheBefore = row.cacheHitRatio ? await cacheCounts(base) : undefined;
+    const spansBefore = row.traced === undefined ? 0 : await sinkSpans(row.traced.sink);
     const cpuBefore = cpuMicros(pid);
     const result = wrk(`${base}${row.path}`, row, work, SECONDS);
     const cpuAfter = cpuMicros(pid);
     const counted = redis.between(before, await redis.counts());
     const cacheAfter = cacheBefore === undefined ? undefined : await cacheCounts(base);
+    const spans = row.traced === undefined ? undefined : (await sinkSpans(row.traced.sink)) - spansBefore;
     return {
       ...(cacheBefore === undefined || cacheAfter === undefined
         ? {}
@@ -381,6 +398,7 @@ async function measure(row: Row, redis: RedisCounters, work: Work): Promise<Meas
       redisReadsPerRequest: counted.reads / result.requests,
       rssMiB: rssMiB(pid),
       cpuMicrosPerRequest: (cpuAfter - cpuBefore) / result.requests,
+      ...(spans === undefined ? {} : { spansPerRequest: spans / result.requests }),
     };
   });
 }
@@ -409,6 +427,12 @@ async function cacheCounts(base: string): Promise<{ hits: number; misses: number
   const text = await (await fetch(`${base}/metrics`)).text();
   const sample = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { hits: sample('gateway_session_cache_hits_total'), misses: sample('gateway_session_cache_misses_total') };
+}
+
+/** How many spans the OTLP sink has received so far. */
+async function sinkSpans(sink: string): Promise<number> {
+  const response = await fetch(`${sink}/spans`);
+  return ((await response.json()) as { spans: number }).spans;
 }
 
 interface RoundTrips {
@@ -525,7 +549,7 @@ function compiledEnv(): Record<string, string> {
 async function compileHelpers(dir: string): Promise<{ js: string; pace: string }> {
   const js = join(dir, 'js');
   await build({
-    entryPoints: [...['ceiling', 'floor', 'peer'].map((name) => join(BENCH, 'servers', `${name}.ts`)), join(BENCH, 'client-load.ts')],
+    entryPoints: [...['ceiling', 'floor', 'peer', 'otlp-sink'].map((name) => join(BENCH, 'servers', `${name}.ts`)), join(BENCH, 'client-load.ts')],
     outdir: js,
     outbase: BENCH,
     bundle: true,
@@ -569,6 +593,9 @@ async function main(): Promise<void> {
   // The acknowledged-write rows' primary and its replica, started only for those rows.
   const issueRowsRun = only === undefined || only.some((name) => name.startsWith(ISSUE_PREFIX));
   let replicated: { primary: ChildProcess; replica: ChildProcess; url: string; redis: Redis } | undefined;
+  // The OTLP sink the traced rows export to, started only for those rows.
+  const tracedRowsRun = only === undefined || only.some((name) => name.includes(TRACED));
+  let sink: { child: ChildProcess; url: string } | undefined;
 
   try {
     if (issueRowsRun) {
@@ -580,6 +607,14 @@ async function main(): Promise<void> {
       console.log(`local Redis Cluster: 3 primaries (${cluster.seeds}), no replicas, on core ${LOAD_CORE}`);
     }
     const helpers = await compileHelpers(dir);
+    if (tracedRowsRun) {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const child = pinned(LOAD_CORE, process.execPath, [join(helpers.js, 'servers', 'otlp-sink.js')], { ...compiledEnv(), PORT: String(port) });
+      sink = { child, url };
+      await waitForHttp(`${url}/spans`, child);
+      console.log(`traced rows: an OTLP/HTTP sink (${url}) on core ${LOAD_CORE}`);
+    }
     console.log(`seeding ${SESSIONS} sessions for each of the gateway${clusterRowsRun ? ' (on the redis-server and on the Cluster)' : ''}, the floor and the peer …`);
     // The Zipf row reads 100,000 sessions: the ones past the first SESSIONS are seeded for the gateway only.
     const zipfRun = only === undefined || only.includes(ZIPF_ROW.toLowerCase());
@@ -645,8 +680,8 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'constant.txt'), 'x\n');
     const work: Work = { dir, ...helpers, ids: seededIds, idsFile, indexFile };
 
-    const gatewayOn = (on: Row['redis'], env: Record<string, string> = {}) => (port: number): ChildProcess =>
-      pinned(SERVER_CORE, process.execPath, [join(ROOT, 'dist', 'main.js')], {
+    const gatewayOn = (on: Row['redis'], env: Record<string, string> = {}, build = join(ROOT, 'dist')) => (port: number): ChildProcess =>
+      pinned(SERVER_CORE, process.execPath, [join(build, 'main.js')], {
         PORT: String(port),
         HOST: '127.0.0.1',
         ...(on === 'single' ? { REDIS_URL: redisUrl } : on === 'replicated' ? { REDIS_URL: (replicated as { url: string }).url } : { REDIS_CLUSTER_NODES: (cluster as LocalCluster).seeds }),
@@ -754,6 +789,29 @@ async function main(): Promise<void> {
           linesFile: zipfFile,
           start: gatewayOn('single', { SESSION_CACHE: 'on', SESSION_CACHE_MAX_ENTRIES: '10000' }),
         })),
+      // The same two reads on another build of the gateway (BENCH_BASELINE: a directory holding its
+      // dist/, e.g. the main branch compiled): what a change costs, measured in the same run.
+      ...(BASELINE === undefined
+        ? []
+        : gatewayRows('single')
+            .filter((row) => row.name === 'REST' || row.name === 'GraphQL')
+            .map((row): Row => ({ ...row, name: `${row.name} baseline`, what: `${row.what}, the build in ${BASELINE}`, setsFixedLoad: false, start: gatewayOn('single', {}, join(BASELINE, 'dist')) }))),
+      // The same two reads traced: spans exported to the bench's OTLP sink, 10 % and 100 % of
+      // requests sampled (wrk sends no traceparent: the ratio decides), the SDK's other defaults.
+      ...(sink === undefined
+        ? []
+        : gatewayRows('single')
+            .filter((row) => row.name === 'REST' || row.name === 'GraphQL')
+            .flatMap((row) =>
+              ([['10%', { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }], ['100%', {}]] as const).map(([share, sampler]): Row => ({
+                ...row,
+                name: `${row.name}${TRACED}${share}`,
+                what: `${row.what}, traced, ${share} sampled`,
+                setsFixedLoad: false,
+                traced: { sink: (sink as { url: string }).url },
+                start: gatewayOn('single', { OTEL_EXPORTER_OTLP_ENDPOINT: (sink as { url: string }).url, ...sampler }),
+              })),
+            )),
       {
         name: 'client', what: 'SessionClient.get, near cache, in-process', sessionsPerRequest: 1, redis: 'single', start: gateway, path: '/api/v2/session', mode: 'header', answers: 'rest', linesFile: idsFile,
         driver: 'client',
@@ -836,7 +894,6 @@ async function main(): Promise<void> {
         cpuMicrosPerRequest: median(runs.map((m) => m.cpuMicrosPerRequest)),
         xFloor: rpsMedian / floorRps,
         xPeer: rpsMedian / peerRps,
-        ...(row.driver === 'client' || row.cacheHitRatio ? { hitRatio: median(runs.map((m) => m.hitRatio ?? NaN)) } : {}),
       };
     };
     const table = rows.filter((row) => row.driver !== 'client').map(summarise);
@@ -876,6 +933,7 @@ async function main(): Promise<void> {
       await stop(replicated.replica);
       await stop(replicated.primary);
     }
+    if (sink !== undefined) await stop(sink.child);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -897,6 +955,7 @@ interface TableRow {
   xFloor: number;
   xPeer: number;
   hitRatio?: number;
+  spansPerRequest?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1373,6 +1432,18 @@ function report(
   console.log(
     '\n"cluster …" rows: the gateway on the local Redis Cluster (3 primaries, no replicas, every node on the load core). Redis figures are summed over the nodes; "reads" are the read events of client sockets (INFO total_reads_processed): at saturation one read may carry the commands of several requests.',
   );
+  const traced = table.filter((r) => r.spansPerRequest !== undefined);
+  if (traced.length > 0) {
+    console.log('\nTracing: each traced row against the same row untraced, in this run (CPU: medians of the rounds). Spans: what the OTLP sink received during the measured run, per request (exports are batched, so the window is approximate).\n');
+    console.log('| row | req/s | × untraced req/s | server CPU µs/req | × untraced CPU | spans/req |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const r of traced) {
+      const untraced = table.find((candidate) => candidate.row === r.row.slice(0, r.row.indexOf(TRACED)));
+      console.log(
+        `| ${r.row} | ${r.requestsPerSecond} | ${f(r.requestsPerSecond / (untraced?.requestsPerSecond ?? NaN))} | ${f(r.cpuMicrosPerRequest, 1)} | ${f(r.cpuMicrosPerRequest / (untraced?.cpuMicrosPerRequest ?? NaN))} | ${f(r.spansPerRequest ?? NaN)} |`,
+      );
+    }
+  }
   if (roundTrips.length > 0) {
     console.log(
       `\nRound trips per request, one request at a time (read events the Redis nodes counted, summed over them; ${ROUND_TRIP_SESSIONS} sessions issued just before, so no read touches; the fewest of ${ROUND_TRIP_ATTEMPTS} counts):\n`,

@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { Metrics } from '../../src/metrics';
 import { openStore } from '../../src/store/connect';
+import { startTracing, type Tracing } from '../../src/tracing';
 import { startRedis, type RedisServer } from './redis-server';
 import type { SessionStore } from '../../src/store/store';
 
@@ -31,6 +32,8 @@ export interface Gateway {
   readonly store: SessionStore;
   readonly config: Config;
   readonly metrics: Metrics;
+  /** The app's tracing, when its config turns it on (OTEL_EXPORTER_OTLP_ENDPOINT…); null otherwise. */
+  readonly tracing: Tracing | null;
   readonly http: ReturnType<typeof request>;
   gql(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
   close(): Promise<void>;
@@ -59,10 +62,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...options.env,
   });
   const metrics = new Metrics();
+  const tracing = config.tracing === null ? null : startTracing(config.tracing);
   // The store as main.ts builds it: the one factory, from the same config.
-  const store = openStore(config, { onCommand: metrics.observeStoreCommand });
+  const store = openStore(config, { onCommand: metrics.observeStoreCommand, ...(tracing === null ? {} : { tracer: tracing.store }) });
   await waitUntil(() => store.ping().then(() => true, () => false));
-  const app = await buildApp({ config, store, logger: options.logger ?? createLogger('silent'), metrics });
+  const app = await buildApp({ config, store, logger: options.logger ?? createLogger('silent'), metrics, tracing });
   options.beforeReady?.(app);
   await app.ready();
   const http = request(app.server);
@@ -71,6 +75,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     store,
     config,
     metrics,
+    tracing,
     http,
     async gql(query, variables, headers = {}) {
       const response = await request(app.server).post('/graphql').set(headers).send({ query, variables });
