@@ -62,9 +62,12 @@ export function isIntrospectionCaller(authorization: string | undefined, tokens:
   if (basic === null) return isServiceCaller(authorization, tokens);
   const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  // RFC 6749 section 2.3.1: the id and secret are form-encoded before they are joined.
-  const secret = colon < 0 ? '' : formDecoded(decoded.slice(colon + 1));
-  if (secret === '' || !tokens.verify(secret)) throw new GatewayError('UNAUTHENTICATED', 'the service token is not valid');
+  // RFC 6749 section 2.3.1 has the id and secret form-encoded before they are joined; some
+  // clients (Spring's introspector among them) send them as they are. Either is accepted.
+  const secret = colon < 0 ? '' : decoded.slice(colon + 1);
+  const raw = secret !== '' && tokens.verify(secret);
+  const encoded = secret !== '' && tokens.verify(formDecoded(secret));
+  if (!raw && !encoded) throw new GatewayError('UNAUTHENTICATED', 'the service token is not valid');
   return true;
 }
 

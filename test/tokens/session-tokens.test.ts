@@ -9,7 +9,7 @@ import type Redis from 'ioredis';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import request from 'supertest';
 import { sessionDigest } from '../../src/session/ids';
-import { SERVICE, startGatewayPair, type Gateway } from '../support/gateway';
+import { SERVICE, startGateway, startGatewayPair, type Gateway } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';
 
 let server: RedisServer;
@@ -93,6 +93,22 @@ test('both instances serve the same JWKS, cacheable for one token lifetime, publ
   for (const key of keys) expect(Object.keys(key).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
   const stored = await redis.hget(`${a.config.sessionNamespace}:token-keys`, 'keys');
   expect((JSON.parse(stored as string) as Array<{ kid: string }>).map((key) => key.kid)).toEqual(keys.map((key) => key.kid));
+});
+
+test('on the embedded store (no Redis), with SESSION_TOKEN_ALG=EdDSA: an Ed25519 token that jose verifies against the JWKS', async () => {
+  const memory = await startGateway({ env: { SESSION_TOKEN_ALG: 'EdDSA' } });
+  try {
+    const base = await memory.app.listen({ port: 0, host: '127.0.0.1' });
+    const session = await issued(memory, { principal: 'member-e' });
+    const token = await tokenFor(memory, session.id);
+    const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`)), { issuer: 'session-gateway', audience: 'session-gateway' });
+    expect(protectedHeader.alg).toBe('EdDSA');
+    expect(payload.sid).toBe(session.digest);
+    const keys = JSON.parse((await request(base).get('/.well-known/jwks.json')).text).keys as Array<Record<string, string>>;
+    expect(keys.map((key) => [key.kty, key.crv, Object.keys(key).sort().join(',')])).toEqual([['OKP', 'Ed25519', 'alg,crv,kid,kty,use,x']]);
+  } finally {
+    await memory.close();
+  }
 });
 
 describe('what a verifier refuses', () => {
