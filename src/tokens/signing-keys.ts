@@ -71,9 +71,18 @@ export class SigningKeys {
     return { kid: record.kid, alg: record.alg, key: (await this.keysOf(record)).private };
   }
 
-  /** Every key served: the one signing, the next, and those whose tokens may still be alive. */
+  /**
+   * Every key served: the one signing, the next, and those whose tokens may still be alive. With
+   * the store unreachable, the set last read (public keys: serving them late harms nothing, and a
+   * verifier that needs one keeps working).
+   */
   async published(): Promise<PublishedKey[]> {
-    return (await this.current()).keys.map(publicKeyOf);
+    try {
+      return (await this.current()).keys.map(publicKeyOf);
+    } catch (error) {
+      if (this.held === null) throw error;
+      return this.held.keys.map(publicKeyOf);
+    }
   }
 
   /** The public key `kid` names among those served, or null. */
