@@ -182,6 +182,18 @@ describe('every door keeps every rule', () => {
     expect((await redis.keys(`${a.config.sessionNamespace}:*`)).sort()).toEqual(keysBefore);
   });
 
+  test('the same session and audience: the same claims and header from both doors (but the times)', async () => {
+    const session = await issued(a, { principal: 'member-p', attributes: { role: 'x' } });
+    const viaGraphql = (await a.gql(TOKEN, { audience: 'session-gateway' }, { 'X-Session-ID': session.id })).body.data?.sessionToken.token as string;
+    const viaRest = (await request(baseA).post('/api/v2/session/token').set('X-Session-ID', session.id).type('form').send({ audience: 'session-gateway' })).body.token as string;
+    const claims = (token: string): Record<string, unknown> => {
+      const { iat: _iat, exp: _exp, ...rest } = decodeJwt(token);
+      return rest;
+    };
+    expect(claims(viaRest)).toEqual(claims(viaGraphql));
+    expect(decodeProtectedHeader(viaRest)).toEqual(decodeProtectedHeader(viaGraphql));
+  });
+
   test('no session: UNAUTHENTICATED on both doors; a revoked session: SESSION_NOT_FOUND (REST 404)', async () => {
     const graphql = await a.gql(TOKEN, {});
     const rest = await request(baseA).post('/api/v2/session/token');
