@@ -54,7 +54,7 @@ export async function buildApp({ config, store, logger, metrics }: AppParts): Pr
     maxBatchIds: config.maxBatchIds,
   };
   const lifecycle = config.lifecycle;
-  const cache = config.sessionCache === null ? null : new SessionCache(store.changes, { ...config.sessionCache, now: () => store.now(), onLost: (reason) => logger.warn({ reason }, 'session cache dropped: the change feed was lost; reading from the store until it is back') });
+  const cache = config.sessionCache === null ? null : new SessionCache(store.changes, store.leases, { ...config.sessionCache, now: () => store.now(), onLost: (reason) => logger.warn({ reason }, 'session cache dropped: it lost the change feed or its lease; reading from the store until it holds both again') });
   if (cache !== null) {
     cache.start();
     metrics.watchSessionCache(() => cache.stats());

@@ -65,6 +65,13 @@ export interface Config {
   readonly lifecycle: LifecycleConfig;
   /** SESSION_CACHE: the gateway's own near cache of sessions read; null when off (the default). */
   readonly sessionCache: SessionCacheConfig | null;
+  /**
+   * SESSION_CACHE_LEASE_MS: how long a cache's lease lasts (redis-leases.ts), so the longest a
+   * revocation waits for a cache that does not confirm, and how soon a cache whose change feed
+   * froze stops serving. Read with the cache off too: such a gateway still revokes, and waits
+   * this long when it cannot read the leases. Every gateway on one namespace should share it.
+   */
+  readonly cacheLeaseMs: number;
   /** Signed session tokens (JWT), their keys and their claims (SESSION_TOKEN_*). */
   readonly sessionTokens: SessionTokenConfig;
 }
@@ -483,5 +490,6 @@ export function loadConfig(env: Env = process.env): Config {
     lifecycle: lifecycle(env),
     sessionCache: sessionCache(env),
     sessionTokens: sessionTokens(env),
+    cacheLeaseMs: integer(env, 'SESSION_CACHE_LEASE_MS', 3000, 300, 60_000),
   });
 }

@@ -190,10 +190,15 @@ function pause(ms: number): Promise<void> {
 }
 
 /** The ports of the running Cluster nodes that count a subscriber of `channel` (PUBSUB NUMSUB is per node). */
-async function listeningNodes(channel: string): Promise<number[]> {
+async function listeningNodes(gateway: Gateway, channel: string): Promise<number[]> {
+  // Every gateway listens (its revocations hear the caches' confirmations there): the one whose
+  // subscriber connection is `gateway`'s, by the local port CLIENT LIST shows as its address.
+  const subscriber = (gateway.store as RedisSessionStore).changes as unknown as { subscriber: { stream?: { localPort?: number } } | null };
+  const localPort = subscriber.subscriber?.stream?.localPort;
   const running = cluster.nodes.filter((node) => node.running);
+  const lists = await Promise.all(running.map(async (node) => String(await command(node.port, ['CLIENT', 'LIST', 'TYPE', 'pubsub']))));
   const counts = await Promise.all(running.map(async (node) => ((await command(node.port, ['PUBSUB', 'NUMSUB', channel])) as [string, number])[1]));
-  return running.filter((_, i) => (counts[i] as number) > 0).map((node) => node.port);
+  return running.filter((_, i) => (counts[i] as number) > 0 && lists[i]?.includes(`addr=127.0.0.1:${String(localPort)} `)).map((node) => node.port);
 }
 
 /** The port of the primary serving `key`'s slot, from one running node's view. */
@@ -289,7 +294,7 @@ async function failoverUnderWrites(pair: Pair, stream: Subscription, watched: Wa
 type Killer = (pair: Pair) => Promise<{ recovered: Promise<void> }>;
 
 const clusterKill: Killer = async (pair) => {
-  const ports = await listeningNodes(pair.channel);
+  const ports = await listeningNodes(pair.a, pair.channel);
   expect(ports).toHaveLength(1); // gateway A's one subscriber connection
   const port = ports[0] as number;
   const node = cluster.nodes.find((candidate) => candidate.port === port) as { role: string };
@@ -354,7 +359,7 @@ describe('Redis Cluster', () => {
     const stream = await subscribed(pair.wsA);
     const watched = await cachingClient(pair.baseA);
     // The primary to fail over: the one A listens on, or the one whose replica A listens on.
-    const [port] = await listeningNodes(pair.channel);
+    const [port] = await listeningNodes(pair.a, pair.channel);
     const replication = String(await command(port as number, ['INFO', 'replication']));
     const primary = /^role:master/m.test(replication) ? (port as number) : Number(/^master_port:(\d+)/m.exec(replication)?.[1]);
     // Sessions on every primary, a few of them on the one failed over.

@@ -223,6 +223,15 @@ describe('config', () => {
       const name = Object.keys(env).at(-1) as string;
       expect(() => loadConfig(env)).toThrow(ConfigError);
       expect(() => loadConfig(env)).toThrow(new RegExp(`^${name}: expected `));
+      }
+    });
+
+  test('the caches\' lease: 3 s unless SESSION_CACHE_LEASE_MS says otherwise, read with the cache off too, bounded', () => {
+    expect(loadConfig({}).cacheLeaseMs).toBe(3000);
+    expect(loadConfig({ SESSION_CACHE_LEASE_MS: '900' }).cacheLeaseMs).toBe(900);
+    expect(loadConfig({ SESSION_CACHE: 'on', SESSION_CACHE_LEASE_MS: '60000' }).cacheLeaseMs).toBe(60_000);
+    for (const value of ['299', '60001', '1.5', 'soon']) {
+      expect(() => loadConfig({ SESSION_CACHE_LEASE_MS: value })).toThrow(/^SESSION_CACHE_LEASE_MS: expected /);
     }
   });
 });

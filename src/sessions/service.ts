@@ -54,7 +54,7 @@ import {
 } from '../session/model';
 import type { SessionCache } from './session-cache';
 import type { IssuedToken, SessionTokens } from '../tokens/session-tokens';
-import { isForward, NO_SESSION, type AttributeRead, type ChangeFeed, type Forward, type Found, type SessionLimit, type SessionStore } from '../store/store';
+import { isForward, NO_SESSION, type AttributeRead, type ChangeFeed, type Destroyed, type Forward, type Found, type RevokeReason, type SessionLimit, type SessionStore } from '../store/store';
 
 export type { AttributeRead, ChangeFeed, ChangeKind, ChangeListener, RevokeReason, SessionChange } from '../store/store';
 
@@ -166,6 +166,7 @@ export class SessionService {
     this.touchIntervalMs = options.touchIntervalSeconds * 1000;
     this.lifecycle = options.lifecycle ?? DEFAULT_LIFECYCLE;
     this.cache = options.cache ?? null;
+    store.leases.open();
     this.anonymous = {
       principal: null,
       attributes: [],
@@ -484,12 +485,12 @@ export class SessionService {
     if (!isWellFormedSessionId(target)) return false;
     const reason = caller.service ? 'REVOKED_BY_SERVICE' : 'LOGOUT';
     const digest = sessionDigest(target);
-    const removed = await this.store.destroy(digest, reason).finally(() => this.uncache(digest));
+    const removed = await this.destroyed(digest, reason);
     if (typeof removed === 'boolean') return this.counted(removed ? 1 : 0) === 1;
     if (target !== caller.sessionId) return false;
     const next = openForward(target, removed.sealedId);
     if (next === null || sessionDigest(next) !== removed.to) return false;
-    const ended = await this.store.destroy(removed.to, reason).finally(() => this.uncache(removed.to));
+    const ended = await this.destroyed(removed.to, reason);
     return this.counted(ended === true ? 1 : 0) === 1;
   }
 
@@ -500,7 +501,7 @@ export class SessionService {
   async revokeByHandle(caller: Caller, handle: string): Promise<boolean> {
     const own = await this.ownPrincipal(caller, 'revokeSession(handle:)');
     if (own === null || !isWellFormedDigest(handle)) return false;
-    const removed = await this.store.destroy(handle, 'REVOKED_BY_USER', own.principal).finally(() => this.uncache(handle));
+    const removed = await this.destroyed(handle, 'REVOKED_BY_USER', own.principal);
     return this.counted(removed === true ? 1 : 0) === 1;
   }
 
@@ -508,9 +509,8 @@ export class SessionService {
   async revokeOthers(caller: Caller): Promise<number> {
     const own = await this.ownPrincipal(caller, 'revokeOtherSessions');
     if (own === null) return 0;
-    const count = await this.store.revokePrincipal(await this.tagOf(own.principal), own.principal, own.digest, 'REVOKED_BY_USER');
-    this.cache?.forget(); // which digests went is not told: forget them all
-    return this.counted(count);
+    const tag = await this.tagOf(own.principal);
+    return this.counted(await this.revokedAll(() => this.store.revokePrincipal(tag, own.principal, own.digest, 'REVOKED_BY_USER')));
   }
 
   /**
@@ -520,9 +520,8 @@ export class SessionService {
   async revokePrincipal(caller: Caller, principal: string): Promise<number> {
     requireService(caller, 'revokePrincipalSessions');
     checkText('principal', principal, MAX_PRINCIPAL_BYTES);
-    const count = await this.store.revokePrincipal(await this.tagOf(principal), principal, null, 'PRINCIPAL_REVOKED');
-    this.cache?.forget(); // which digests went is not told: forget them all
-    return this.counted(count);
+    const tag = await this.tagOf(principal);
+    return this.counted(await this.revokedAll(() => this.store.revokePrincipal(tag, principal, null, 'PRINCIPAL_REVOKED')));
   }
 
   /** The sessions of the caller's own principal, the current one marked; none for an anonymous session. */
@@ -590,23 +589,24 @@ export class SessionService {
       };
       const tag = owner === null ? undefined : principalTag(await this.key(), owner);
       if (tag !== undefined && owner === old.principal && tagText(tag) === digestTag(oldDigest)) {
-        const replaced = await this.replaceStored(copy, tag, target, oldDigest, old.version);
+        const replaced = await this.final(
+          () => this.replaceStored(copy, tag, target, oldDigest, old.version).finally(() => this.uncache(oldDigest)),
+          (result) => (typeof result === 'string' ? [] : [oldDigest]),
+        );
         if (replaced === 'GONE') throw sessionNotFound();
         if (replaced === 'CONFLICT') continue;
-        this.uncache(oldDigest);
         this.counted(1); // the old session
         this.options.events.sessionIssued();
         return sessionRecord(replaced.id, replaced.digest, replaced.session);
       }
       const created = await this.createStored(copy, owner);
       this.evicted(created.evicted); // evicted for the copy: revoked, whatever becomes of it
-      const retired = await this.store.retire(oldDigest, {
-        expectedVersion: old.version,
-        forward: { to: created.digest, sealedId: sealForward(target, created.id) },
-        graceMs: this.lifecycle.rotationGraceSeconds * 1000,
-      });
+      const retirement = { expectedVersion: old.version, forward: { to: created.digest, sealedId: sealForward(target, created.id) }, graceMs: this.lifecycle.rotationGraceSeconds * 1000 };
+      const retired = await this.final(
+        () => this.store.retire(oldDigest, retirement).finally(() => this.uncache(oldDigest)),
+        (result) => (result === 'RETIRED' ? [oldDigest] : []),
+      );
       if (retired === 'RETIRED') {
-        this.uncache(oldDigest);
         this.counted(1); // the old session
         this.options.events.sessionIssued();
         return sessionRecord(created.id, created.digest, created.session);
@@ -644,6 +644,45 @@ export class SessionService {
       .sort((a, b) => b.lastAccessedAtMs - a.lastAccessedAtMs);
   }
 
+  /** `store.destroy`, final everywhere when it returns (see `final`). */
+  private destroyed(digest: string, reason: RevokeReason, owner?: string): Promise<Destroyed> {
+    return this.final(
+      () => this.store.destroy(digest, reason, owner).finally(() => this.uncache(digest)),
+      (removed) => (removed === true ? [digest] : []),
+    );
+  }
+
+  /** `store.revokePrincipal`, final everywhere when it returns; answers how many it revoked. */
+  private async revokedAll(write: () => Promise<string[]>): Promise<number> {
+    const removed = await this.final(
+      () =>
+        write().finally(() => {
+          this.cache?.forget(); // which digests go is told only when it answers: forget them all
+        }),
+      (digests) => digests,
+    );
+    return removed.length;
+  }
+
+  /**
+   * A write that revokes sessions, made final everywhere: the caches' confirmations are heard
+   * from before it is sent, and once it has answered it returns only when no other gateway's
+   * cache serves any session it revoked (`digestsOf` its answer) any more (`store.leases`). This
+   * gateway's own cache drops them in `write` itself.
+   */
+  private async final<T>(write: () => Promise<T>, digestsOf: (result: T) => readonly string[]): Promise<T> {
+    const revocation = this.store.leases.revoking();
+    let result: T;
+    try {
+      result = await write();
+    } catch (error) {
+      revocation.abandon();
+      throw error;
+    }
+    await revocation.settled(digestsOf(result));
+    return result;
+  }
+
   /**
    * This gateway revoked `digest` (or found nothing there, or does not know what its write did):
    * its cache serves nothing it holds of it, nor what reads already under way bring back.
@@ -654,8 +693,13 @@ export class SessionService {
 
   /** Sessions a limit evicted: revoked, counted, and gone from the cache. */
   private evicted(digests: readonly string[]): void {
+    this.counted(this.uncached(digests).length);
+  }
+
+  /** `uncache` for each of `digests`; answers them. */
+  private uncached(digests: readonly string[]): readonly string[] {
     for (const digest of digests) this.uncache(digest);
-    this.counted(digests.length);
+    return digests;
   }
 
   private counted(revoked: number): number {
@@ -703,7 +747,10 @@ export class SessionService {
     for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
       const id = generateSessionId(tag);
       const digest = sessionDigest(id);
-      const created = await this.store.create(digest, session, expiresAtMs, principal === null ? null : this.lifecycle.limit);
+      const limit = principal === null ? null : this.lifecycle.limit;
+      // A limit may evict: the sessions it evicts are revoked, final everywhere on return.
+      const create = () => this.store.create(digest, session, expiresAtMs, limit);
+      const created = await (limit === null ? create() : this.final(create, (result) => this.uncached(result?.evicted ?? [])));
       if (created !== null) return { id, digest, session: created.session, evicted: created.evicted };
     }
     throw new GatewayError('INTERNAL', 'could not draw a free session ID');

@@ -21,7 +21,7 @@
  */
 import { NearCache, type Ticket } from '../cache/near-cache';
 import { storedDeadlineMs, type StoredSession } from '../session/model';
-import { isForward, type ChangeFeed, type Found } from '../store/store';
+import { isForward, type CacheLeases, type ChangeFeed, type Found, type Lease } from '../store/store';
 
 export interface SessionCacheOptions {
   readonly maxEntries: number;
@@ -50,57 +50,77 @@ export class SessionCache {
   private hits = 0;
   private misses = 0;
   private detach: (() => void) | null = null;
+  /** The lease it serves under; null while it has none (it does not serve then). */
+  private lease: Lease | null = null;
+  /** REVOKED changes heard while the lease was being taken: confirmed once it is held. */
+  private unconfirmed: string[] | null = null;
   private retry: NodeJS.Timeout | null = null;
   private retryMs = MIN_RETRY_MS;
   private closed = false;
+  /** Bumped each time it stops serving, so that a start under way from before gives up. */
+  private generation = 0;
 
   constructor(
     private readonly feed: ChangeFeed,
+    private readonly leases: CacheLeases,
     private readonly options: SessionCacheOptions,
   ) {
     this.cache = new NearCache<StoredSession>({ maxEntries: options.maxEntries, maxBytes: options.maxBytes, now: options.now });
   }
 
-  /** Starts listening to the feed; the cache serves once the feed confirms. */
+  /**
+   * Starts listening to the feed, then takes a lease; it serves once it holds both. The lease is
+   * taken after the feed confirms, so every revocation its lease covers is heard and confirmed.
+   */
   start(): void {
     if (this.closed || this.detach !== null || this.retry !== null) return;
+    const generation = this.generation;
+    this.unconfirmed = [];
     this.feed
       .listen({
-        change: (change) => this.cache.invalidate(change.digest, change.kind === 'REVOKED' ? Number.POSITIVE_INFINITY : change.version),
-        lost: (reason) => {
-          this.detach = null;
-          this.cache.disable();
-          this.options.onLost?.(reason);
-          this.again();
+        change: (change) => {
+          const revoked = change.kind === 'REVOKED';
+          this.cache.invalidate(change.digest, revoked ? Number.POSITIVE_INFINITY : change.version);
+          if (!revoked) return;
+          if (this.lease !== null) this.lease.dropped(change.digest);
+          else this.unconfirmed?.push(change.digest);
         },
+        lost: (reason) => this.stop(reason),
       })
-      .then(
-        (detach) => {
-          if (this.closed) return detach();
-          this.detach = detach;
+      .then((detach) => {
+        if (this.closed || generation !== this.generation) return detach();
+        this.detach = detach;
+        return this.leases.hold((reason) => this.stop(reason)).then((lease) => {
+          if (this.closed || generation !== this.generation) return lease.release();
+          this.lease = lease;
+          for (const digest of this.unconfirmed ?? []) lease.dropped(digest);
+          this.unconfirmed = null;
           this.retryMs = MIN_RETRY_MS;
           this.cache.enable();
-        },
-        () => this.again(),
-      );
+        });
+      })
+      .catch(() => {
+        if (generation === this.generation) this.stop('could not listen to the change feed or take a lease');
+      });
   }
 
-  /** Whether it serves now (the feed is confirmed up). */
+  /** Whether it serves now: the feed is confirmed up and its lease has not run out. */
   get enabled(): boolean {
-    return this.cache.enabled;
+    return this.cache.enabled && this.lease !== null && this.lease.valid;
   }
 
   /** The cached session, counted as a hit; undefined (a miss) when absent, expired or off. */
   get(digest: string): StoredSession | undefined {
+    if (!this.enabled) return undefined;
     const hit = this.cache.get(digest);
     if (hit !== undefined) this.hits++;
-    else if (this.cache.enabled) this.misses++;
+    else this.misses++;
     return hit;
   }
 
   /** Taken before a read of the store, so a change announced meanwhile keeps its answer out. */
   ticket(digest: string): Ticket | null {
-    return this.cache.ticket(digest);
+    return this.enabled ? this.cache.ticket(digest) : null;
   }
 
   /** Keeps what the store answered for the ticket's digest (never a forward: its grace ends with no event). */
@@ -148,9 +168,24 @@ export class SessionCache {
     this.closed = true;
     if (this.retry !== null) clearTimeout(this.retry);
     this.retry = null;
+    this.halt();
+  }
+
+  /** It lost the feed or its lease: it drops everything, serves nothing, and starts again. */
+  private stop(reason: string): void {
+    this.halt();
+    this.options.onLost?.(reason);
+    this.again();
+  }
+
+  private halt(): void {
+    this.generation++;
+    this.cache.disable();
+    this.lease?.release();
+    this.lease = null;
+    this.unconfirmed = null;
     this.detach?.();
     this.detach = null;
-    this.cache.disable();
   }
 
   private again(): void {

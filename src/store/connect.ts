@@ -32,7 +32,7 @@ export interface StoreParts {
   readonly onCommand?: CommandObserver;
 }
 
-type StoreConfig = Pick<Config, 'redis' | 'sessionNamespace' | 'maxAttributeBytes' | 'redisCommandTimeoutMs'>;
+type StoreConfig = Pick<Config, 'redis' | 'sessionNamespace' | 'maxAttributeBytes' | 'redisCommandTimeoutMs'> & Partial<Pick<Config, 'cacheLeaseMs'>>;
 
 const MAX_RECONNECT_DELAY_MS = 1000;
 
@@ -60,6 +60,7 @@ export function openStore(config: StoreConfig, parts: StoreParts = {}): GatewayS
     maxAttributeBytes: config.maxAttributeBytes,
     commandTimeoutMs: config.redisCommandTimeoutMs,
     ackReplicas: config.redis.ackReplicas,
+    ...(config.cacheLeaseMs === undefined ? {} : { cacheLeaseMs: config.cacheLeaseMs }),
     openNode: nodeOpener(config.redis, config.redisCommandTimeoutMs),
     ...(parts.logger === undefined ? {} : { logger: parts.logger }),
     ...(parts.onCommand === undefined ? {} : { onCommand: parts.onCommand }),

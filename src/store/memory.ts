@@ -12,6 +12,7 @@ import { applyPatch, patchError, principalChangeRefused, sessionNotFound, within
 import {
   NO_SESSION,
   type AttributeRead,
+  type CacheLeases,
   type ChangeFeed,
   type ChangeKind,
   type ChangeListener,
@@ -54,6 +55,16 @@ class LocalChangeFeed implements ChangeFeed {
   }
 }
 
+/**
+ * Leases in one process: the only cache is this gateway's own, whose entries the service drops
+ * itself before a revocation returns, so nothing is ever waited for.
+ */
+const LOCAL_LEASES: CacheLeases = {
+  open: () => undefined,
+  hold: async () => ({ valid: true, dropped: () => undefined, release: () => undefined }),
+  revoking: () => ({ settled: async () => undefined, abandon: () => undefined }),
+};
+
 interface Entry {
   session: StoredSession;
   expiresAtMs: number;
@@ -74,6 +85,7 @@ export interface MemoryStoreOptions {
 export class MemorySessionStore implements SessionStore, KeySetStore {
   readonly kind = 'memory';
   readonly changes = new LocalChangeFeed();
+  readonly leases = LOCAL_LEASES;
   // Keyed by digest, like Redis, so a heap dump holds no usable ID either.
   private readonly entries = new Map<string, Entry | ForwardEntry>();
   /** Principal → the digests of its sessions. */
@@ -210,15 +222,15 @@ export class MemorySessionStore implements SessionStore, KeySetStore {
     return this.sessionsOf(principal).map(({ digest, session }) => ({ digest, session: copy(session) }));
   }
 
-  async revokePrincipal(_tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<number> {
-    let count = 0;
+  async revokePrincipal(_tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<string[]> {
+    const removed: string[] = [];
     for (const { digest, session } of this.sessionsOf(principal)) {
       if (digest === except) continue;
       this.remove(digest, session);
       this.changes.announce(digest, 'REVOKED', session.version + 1, reason);
-      count++;
+      removed.push(digest);
     }
-    return count;
+    return removed;
   }
 
   async tagKey(): Promise<Buffer> {

@@ -22,6 +22,21 @@ import { REVOKE_REASONS, type ChangeFeed, type ChangeKind, type ChangeListener, 
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['ISSUED', 'UPDATED', 'REVOKED']);
 const HEARTBEAT = 'HEARTBEAT|';
+/** A cache's confirmation that it dropped revoked sessions: `ACK|<lease>|<digest>,<digest>…` (redis-leases.ts). */
+const ACK = 'ACK|';
+
+/** What the channel carries besides changes, for the cache leases (redis-leases.ts). */
+export interface FeedSignals {
+  /** The cache holding `lease` dropped `digests` for good. */
+  acked(lease: string, digests: readonly string[]): void;
+  /** This feed's own heartbeat came back: everything published before it was sent has been delivered. */
+  beat(): void;
+}
+
+/** The message by which the cache holding `lease` confirms it dropped `digests`. */
+export function ackMessage(lease: string, digests: readonly string[]): string {
+  return `${ACK}${lease}|${digests.join(',')}`;
+}
 
 export class RedisChangeFeed implements ChangeFeed {
   private subscriber: Redis | null = null;
@@ -33,6 +48,7 @@ export class RedisChangeFeed implements ChangeFeed {
   private readonly heartbeat = `${HEARTBEAT}${randomUUID()}`;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private lastHeartbeatAt = 0;
+  private signals: FeedSignals | null = null;
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -48,6 +64,11 @@ export class RedisChangeFeed implements ChangeFeed {
     if (this.subscribed !== subscribed) throw unavailable('the subscription dropped while it was being made');
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
+  }
+
+  /** Where the caches' confirmations and this feed's heartbeats go (one watcher: the store's leases). */
+  watchSignals(signals: FeedSignals): void {
+    this.signals = signals;
   }
 
   async close(): Promise<void> {
@@ -120,7 +141,15 @@ export class RedisChangeFeed implements ChangeFeed {
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel || this.subscriber !== subscriber) return;
       if (message.startsWith(HEARTBEAT)) {
-        if (message === this.heartbeat) this.lastHeartbeatAt = Date.now();
+        if (message === this.heartbeat) {
+          this.lastHeartbeatAt = Date.now();
+          this.signals?.beat();
+        }
+        return;
+      }
+      if (message.startsWith(ACK)) {
+        const bar = message.indexOf('|', ACK.length);
+        if (bar > 0) this.signals?.acked(message.slice(ACK.length, bar), message.slice(bar + 1).split(','));
         return;
       }
       const change = parseChange(message);

@@ -375,7 +375,7 @@ local principal = ARGV[1]
 local prefix = string.sub(redis.sha1hex(principal), 1, 16) .. ':'
 local declared = {}
 for i = 2, #KEYS do declared[KEYS[i]] = true end
-local count = 0
+local removed = {}
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local digest = string.sub(m, 18)
   local key = session_prefix .. digest
@@ -384,13 +384,13 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     if s and s.principal == principal then
       redis.call('DEL', key)
       announce('REVOKED', s.version + 1, digest, ARGV[3])
-      count = count + 1
+      removed[#removed + 1] = digest
     end
     redis.call('ZREM', KEYS[1], m)
   end
 end
 index_expiry(KEYS[1])
-return count
+return removed
 `;
 
 /**

@@ -31,6 +31,7 @@ import { digestTag, hasPrincipalTag } from '../session/ids';
 import { patchError, principalChangeRefused, sessionNotFound, type SessionPatch, type StoredSession } from '../session/model';
 import { decodeForward, decodeSession, encodeForward, encodeSession, readAttribute } from './redis-codec';
 import { RedisChangeFeed } from './redis-changes';
+import { RedisCacheLeases } from './redis-leases';
 import { classifyRedisError, storeUnavailable } from './redis-errors';
 import { EveryReplica, FixedReplicas, type NodeAddress, type OpenNode, type ReplicaAckRule } from './replica-acks';
 import { changeChannel, indexMemberPrefix, CREATE_SESSION, DESTROY_SESSION, REPLACE_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION, WRITE_KEY_SET } from './redis-scripts';
@@ -75,8 +76,15 @@ export interface RedisStoreOptions {
   readonly logger?: { warn(details: object, message: string): void };
   /** Times every command (metrics); the store itself knows nothing of HTTP or Prometheus. */
   readonly onCommand?: CommandObserver;
-  /** How often the change feed checks that its subscription still delivers (default 5 s). */
+  /**
+   * How often the change feed checks that its subscription still delivers: by default a third of
+   * `cacheLeaseMs`, since each heartbeat that comes back renews the caches' leases.
+   */
   readonly changeHeartbeatMs?: number;
+  /** How long a lease this gateway's cache takes lasts (redis-leases.ts; default 3 s). */
+  readonly cacheLeaseMs?: number;
+  /** How long a revocation waits for caches' confirmations before it cuts their leases (default 200 ms). */
+  readonly revokePatienceMs?: number;
 }
 
 type Arg = string | number;
@@ -89,7 +97,7 @@ interface ScriptedRedis extends Redis {
   destroySessionBuffer(keyCount: number, ...keysAndArgs: Arg[]): Promise<number | Buffer>;
   retireSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string>;
   replaceSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string>;
-  revokePrincipal(keyCount: number, ...keysAndArgs: Arg[]): Promise<number>;
+  revokePrincipal(keyCount: number, ...keysAndArgs: Arg[]): Promise<string[]>;
   writeKeySet(keyCount: number, ...keysAndArgs: Arg[]): Promise<[number, string | null]>;
 }
 
@@ -108,12 +116,17 @@ const DECLARE_ATTEMPTS = 20;
  */
 const WRITER_CONNECTIONS = 4;
 
+/** A cache's lease, and how long a revocation waits for confirmations before it cuts a lease (redis-leases.ts). */
+const DEFAULT_LEASE_MS = 3000;
+const DEFAULT_PATIENCE_MS = 200;
+
 /** How often the clock offset is read again while connected (drift between hosts is slow). */
 const CLOCK_SYNC_MS = 10 * 60_000;
 
 export class RedisSessionStore implements SessionStore, KeySetStore {
   readonly kind = 'redis';
   readonly changes: RedisChangeFeed;
+  readonly leases: RedisCacheLeases;
   private readonly redis: ScriptedRedis;
   /** Cluster: a batch read is one MGET per slot, pipelined per node. */
   private readonly cluster: boolean;
@@ -168,7 +181,10 @@ export class RedisSessionStore implements SessionStore, KeySetStore {
     this.clockSync.unref();
     this.redis = client as ScriptedRedis;
     this.prefix = `${options.namespace}:`;
-    this.changes = new RedisChangeFeed(client, changeChannel(options.namespace), options.commandTimeoutMs, options.changeHeartbeatMs ?? 5000);
+    const leaseMs = options.cacheLeaseMs ?? DEFAULT_LEASE_MS;
+    const channel = changeChannel(options.namespace);
+    this.changes = new RedisChangeFeed(client, channel, options.commandTimeoutMs, options.changeHeartbeatMs ?? Math.floor(leaseMs / 3));
+    this.leases = new RedisCacheLeases(client, this.changes, { key: `${this.prefix}caches`, channel, leaseMs, patienceMs: options.revokePatienceMs ?? DEFAULT_PATIENCE_MS, commandTimeoutMs: options.commandTimeoutMs });
   }
 
   /** The Redis key a session is stored under, by its digest. */
@@ -381,12 +397,13 @@ export class RedisSessionStore implements SessionStore, KeySetStore {
    * declares them all: every session of the principal indexed when this began (a session is
    * indexed from the moment it is issued), none issued since.
    */
-  async revokePrincipal(tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<number> {
+  async revokePrincipal(tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<string[]> {
     const index = this.indexOf(tag);
     const members = await this.call('revokePrincipal', () => this.redis.zrange(index, 0, -1));
     const keys = ownMembers(members, principal).filter((digest) => digest !== except).map((digest) => this.keyOf(digest));
-    if (keys.length === 0) return 0;
-    return this.write<number>('revokePrincipal', 'revokePrincipal', [keys.length + 1, index, ...keys, principal, except ?? '', reason], (count) => count > 0);
+    if (keys.length === 0) return [];
+    const removed = await this.write<Array<string | Buffer>>('revokePrincipal', 'revokePrincipal', [keys.length + 1, index, ...keys, principal, except ?? '', reason], (digests) => digests.length > 0);
+    return removed.map(String);
   }
 
   /** One key for every gateway on this Redis: the first to ask makes it (SET NX GET). */
@@ -420,6 +437,7 @@ export class RedisSessionStore implements SessionStore, KeySetStore {
   /** QUIT politely when Redis answers; never wait on a Redis that does not. */
   async close(): Promise<void> {
     clearInterval(this.clockSync);
+    this.leases.close();
     await this.changes.close();
     this.acks?.close();
     for (const writer of this.writers) writer.connection.disconnect();

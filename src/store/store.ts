@@ -125,6 +125,44 @@ export interface ChangeFeed {
   listen(listener: ChangeListener): Promise<() => void>;
 }
 
+/**
+ * Caches of sessions (every gateway's with SESSION_CACHE=on) serve only under a lease they renew,
+ * and a revocation returns only when every other cache holding one has confirmed it dropped the
+ * session, or its lease has run out (see `redis-leases.ts` for the rule and its proof).
+ */
+export interface CacheLeases {
+  /** Starts hearing the caches' confirmations (a revocation that hears none waits out their leases). */
+  open(): void;
+  /**
+   * Takes a lease for a cache listening to `changes` (listening already: it must hear every
+   * change from before the lease on). Resolves once held; `lost` is called once if it ends
+   * other than by `release` (cut by a revocation it did not confirm in time, or not renewed).
+   */
+  hold(lost: (reason: string) => void): Promise<Lease>;
+  /** Taken before a write that revokes sessions: collects the confirmations from its start. */
+  revoking(): Revocation;
+}
+
+/** A cache's lease: it may serve while `valid`, and confirms every revocation it hears. */
+export interface Lease {
+  /** Held, and not past its end on this host's clock (renewals push the end on). */
+  readonly valid: boolean;
+  /** The cache dropped `digest` for good, on a REVOKED change it heard: tell the revokers. */
+  dropped(digest: string): void;
+  /** Gives the lease up (the cache stops serving first). */
+  release(): void;
+}
+
+/** A revocation in progress: `settled` once the write answered, `abandon` if it failed. */
+export interface Revocation {
+  /**
+   * Resolves when no cache but this gateway's own serves any of `digests` any more: each other
+   * cache holding a lease confirmed it dropped them, or its lease has run out.
+   */
+  settled(digests: readonly string[]): Promise<void>;
+  abandon(): void;
+}
+
 /** When a write happens, on the store's clock, and the deadline the session rules gave it. */
 export interface WriteTimes {
   readonly nowMs: number;
@@ -210,12 +248,14 @@ export interface SessionStore {
   replace(digest: string, session: StoredSession, expiresAtMs: number, replaced: Replacement): Promise<ReplaceResult>;
   /** The live sessions of `principal`, whose sessions carry `tag`. */
   principalSessions(tag: string, principal: string): Promise<IndexedSession[]>;
-  /** Revokes every session of `principal` indexed when it began, but `except`; answers how many. */
-  revokePrincipal(tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<number>;
+  /** Revokes every session of `principal` indexed when it began, but `except`; answers their digests. */
+  revokePrincipal(tag: string, principal: string, except: string | null, reason: RevokeReason): Promise<string[]>;
   /** The key principal tags are made with, the same for every gateway on this store. */
   tagKey(): Promise<Buffer>;
   /** Every change to every session, as it is written. */
   readonly changes: ChangeFeed;
+  /** The leases of the caches fed by `changes`, and the revocations that wait on them. */
+  readonly leases: CacheLeases;
   /** Resolves when the store can serve (Redis: connected), rejects with STORE_UNAVAILABLE. */
   ping(): Promise<void>;
   close(): Promise<void>;
