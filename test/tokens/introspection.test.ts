@@ -88,6 +88,26 @@ test('revoked on one instance, its token and its ID are inactive on the other at
   expect((await introspect(baseB, session.id)).body).toEqual({ active: false });
 });
 
+test('with the gateways\' own cache on (SESSION_CACHE=on, its leases): revoked on one instance, inactive on the other at once', async () => {
+  const env = { SESSION_NAMESPACE: uniqueNamespace(), SESSION_CACHE: 'on' };
+  const cachedA = await startGateway({ redisUrl: server.url, env });
+  const cachedB = await startGateway({ redisUrl: server.url, env });
+  try {
+    for (let trial = 0; trial < 20; trial++) {
+      const session = (await cachedA.gql(ISSUE, { input: { principal: `member-c${trial}` } }, SERVICE)).body.data?.issueSession as { id: string };
+      const token = ((await cachedA.gql(TOKEN, { id: session.id }, SERVICE)).body.data?.sessionToken as { token: string }).token;
+      const introspectB = () => cachedB.http.post('/api/v2/introspect').set(SERVICE).type('form').send({ token });
+      expect((await introspectB()).body.active).toBe(true); // now in B's cache
+      expect((await introspectB()).body.active).toBe(true);
+      await cachedA.gql('mutation($id: ID) { revokeSession(id: $id) }', { id: session.id }, SERVICE);
+      expect((await introspectB()).body).toEqual({ active: false });
+    }
+  } finally {
+    await cachedA.close();
+    await cachedB.close();
+  }
+});
+
 test('anything else is inactive, 200, never an error: garbage, an empty or missing token, a JWT of someone else, a handle', async () => {
   const session = await issued();
   const foreign = `${Buffer.from('{"alg":"ES256","kid":"x"}').toString('base64url')}.${Buffer.from('{"sid":"x"}').toString('base64url')}.AAAA`;
