@@ -56,20 +56,25 @@ export function byActivation(keys: readonly KeyRecord[]): KeyRecord[] {
   return [...keys].sort((a, b) => a.activatesAtMs - b.activatesAtMs);
 }
 
-/** The key that signs at `nowMs`, or null when none has activated yet. */
+/**
+ * The key that signs at `nowMs`; null only for an empty set. When none has activated yet, the set
+ * holds only the first key ever made, by a gateway whose clock runs a few ms ahead (every later
+ * key is made while an older one signs): it signs, since no verifier knows of another.
+ */
 export function signingKeyAt(keys: readonly KeyRecord[], nowMs: number): KeyRecord | null {
   let signing: KeyRecord | null = null;
-  for (const key of keys) if (key.activatesAtMs <= nowMs && (signing === null || key.activatesAtMs > signing.activatesAtMs)) signing = key;
-  return signing;
+  let earliest: KeyRecord | null = null;
+  for (const key of keys) {
+    if (key.activatesAtMs <= nowMs && (signing === null || key.activatesAtMs > signing.activatesAtMs)) signing = key;
+    if (earliest === null || key.activatesAtMs < earliest.activatesAtMs) earliest = key;
+  }
+  return signing ?? earliest;
 }
 
 export function planKeys(keys: readonly KeyRecord[], nowMs: number, alg: KeyRecord['alg'], times: KeyTimes): KeyPlan {
   const ordered = byActivation(keys);
   const signing = signingKeyAt(ordered, nowMs);
-  if (signing === null) {
-    // None yet (or only keys still to come: one is already on its way).
-    return ordered.length === 0 ? { keep: [], nextActivatesAtMs: nowMs } : { keep: ordered, nextActivatesAtMs: null };
-  }
+  if (signing === null) return { keep: [], nextActivatesAtMs: nowMs };
   const at = ordered.indexOf(signing);
   const keep = ordered.filter((key, i) => {
     if (i >= at) return true;

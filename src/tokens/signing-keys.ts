@@ -67,7 +67,7 @@ export class SigningKeys {
   async signingKey(): Promise<Signer> {
     const held = await this.current();
     const record = signingKeyAt(held.keys, this.options.now());
-    if (record === null) throw new GatewayError('INTERNAL', 'the key set has no key that signs now');
+    if (record === null) throw new GatewayError('INTERNAL', 'the key set is empty after it was planned');
     return { kid: record.kid, alg: record.alg, key: (await this.keysOf(record)).private };
   }
 

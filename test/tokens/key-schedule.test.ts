@@ -35,3 +35,9 @@ test('a key stays served until its last token has expired (its successor\'s star
 test('a change of SESSION_TOKEN_ALG makes a key of the new algorithm at once, signing a lifetime later', () => {
   expect(planKeys([key('a', 0)], 10_000, 'EdDSA', times).nextActivatesAtMs).toBe(10_000 + times.ttlMs);
 });
+
+test('the first key ever made signs even a few ms before its start (made by a gateway whose clock runs ahead)', () => {
+  const first = [key('a', 1000)];
+  expect(signingKeyAt(first, 995)?.kid).toBe('a');
+  expect(planKeys(first, 995, 'ES256', times)).toEqual({ keep: first, nextActivatesAtMs: null });
+});
