@@ -5,9 +5,12 @@
  * back by a random delay per connection, so its change feed's messages arrive after replies Redis
  * sent later on other connections (the race a near cache loses without leases). Then a cache
  * whose connections freeze (the proxy SIGSTOPped), and a gateway killed while it holds a lease.
+ * Beside the gateways' caches, two client libraries' near caches (one on each gateway) hold
+ * leases too, and are raced the same way.
  */
 import type { default as Redis } from 'ioredis';
-import { SERVICE, startGateway, uniqueNamespace, waitUntil, type Gateway } from './support/gateway';
+import { SessionClient } from '../src/client';
+import { SERVICE, SERVICE_TOKEN, startGateway, uniqueNamespace, waitUntil, type Gateway } from './support/gateway';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process';
 import { startProxy, type ProxyProcess } from './support/proxy';
 import { startRedis, type RedisServer } from './support/redis-server';
@@ -82,10 +85,11 @@ async function revocation(gateway: Gateway, kind: Kind, principal: string): Prom
   return { victim, revoke };
 }
 
-describe('1,000 revocations racing reads through another gateway whose connections reorder', () => {
+describe('1,000 revocations racing reads through another gateway whose connections reorder, and two client caches', () => {
   let proxy: ProxyProcess;
   let a: Gateway;
   let b: Gateway;
+  let clients: SessionClient[];
   let namespace: string;
 
   beforeAll(async () => {
@@ -93,9 +97,12 @@ describe('1,000 revocations racing reads through another gateway whose connectio
     namespace = uniqueNamespace();
     a = await startGateway({ redisUrl: server.url, env: { ...CACHED, SESSION_NAMESPACE: namespace } });
     b = await startGateway({ redisUrl: proxy.url, env: { ...CACHED, SESSION_NAMESPACE: namespace } });
-    await waitUntil(async () => (await leases(namespace)).length === 2, 10_000);
+    const bases = [await a.app.listen({ port: 0, host: '127.0.0.1' }), await b.app.listen({ port: 0, host: '127.0.0.1' })];
+    clients = bases.map((url) => new SessionClient({ url, token: SERVICE_TOKEN }));
+    await waitUntil(async () => clients.every((client) => client.caching) && (await leases(namespace)).length === 4, 10_000);
   });
   afterAll(async () => {
+    for (const client of clients ?? []) await client.close();
     await a?.close();
     await b?.close();
     await proxy?.stop();
@@ -111,28 +118,36 @@ describe('1,000 revocations racing reads through another gateway whose connectio
       const kind = KINDS[n % KINDS.length] as Kind;
       const door: Door = n % 2 === 0 ? 'GraphQL' : 'REST';
       const { victim, revoke } = await revocation(a, kind, `final-${n}`);
-      // Cached on B: the second read is a hit.
-      expect(await served(b, victim.id, door)).toBe(true);
-      expect(await served(b, victim.id, door)).toBe(true);
+      // Cached on B and in both clients: each second read is a hit.
+      const readers: Array<[string, () => Promise<boolean>]> = [
+        [`gateway B (${door})`, () => served(b, victim.id, door)],
+        ...clients.map((client, at): [string, () => Promise<boolean>] => [`client ${at}`, async () => (await client.get(victim.id)) !== null]),
+      ];
+      for (const [, read] of readers) {
+        expect(await read()).toBe(true);
+        expect(await read()).toBe(true);
+      }
       let returnedAt = Number.POSITIVE_INFINITY;
       let racing = true;
-      const reads: Array<{ startedAt: number; served: boolean }> = [];
-      const racer = (async () => {
+      const reads: Array<{ reader: string; startedAt: number; served: boolean }> = [];
+      const racers = readers.map(async ([reader, read]) => {
         while (racing) {
           const startedAt = performance.now();
-          reads.push({ startedAt, served: await served(b, victim.id, door) });
+          reads.push({ reader, startedAt, served: await read() });
+          // A client's hit answers from memory with no I/O: let the event loop turn between reads.
+          await new Promise((resolve) => setImmediate(resolve));
         }
-      })();
+      });
       await revoke();
       returnedAt = performance.now();
-      for (let i = 0; i < 2; i++) {
+      for (const [reader, read] of readers) {
         const startedAt = performance.now();
-        reads.push({ startedAt, served: await served(b, victim.id, door) });
+        reads.push({ reader, startedAt, served: await read() });
       }
       racing = false;
-      await racer;
+      await Promise.all(racers);
       racedReads += reads.length;
-      for (const read of reads) if (read.startedAt > returnedAt && read.served) late.push(`${kind} (${door}), trial ${n}`);
+      for (const read of reads) if (read.startedAt > returnedAt && read.served) late.push(`${kind}: ${read.reader}, trial ${n}`);
     };
     await Promise.all(
       Array.from({ length: CONCURRENT }, async () => {
@@ -140,9 +155,10 @@ describe('1,000 revocations racing reads through another gateway whose connectio
       }),
     );
     expect(late).toEqual([]);
-    expect(racedReads).toBeGreaterThan(TRIALS * 3);
+    expect(racedReads).toBeGreaterThan(TRIALS * 9);
     // Every lease is still held: no cache was cut (each confirmed in time).
-    expect((await leases(namespace)).length).toBe(2);
+    expect((await leases(namespace)).length).toBe(4);
+    expect(clients.every((client) => client.caching)).toBe(true);
   }, 180_000);
 });
 

@@ -22,6 +22,8 @@ export interface ChangeHandlers {
   up(): void;
   down(reason: string): void;
   change(event: ChangeEvent): void;
+  /** A pong came back: the socket still delivers (the client renews its cache lease on it). */
+  alive?(): void;
 }
 
 export interface ChangeEventsOptions {
@@ -78,7 +80,9 @@ export class ChangeEvents {
           this.pongTimer.unref();
         },
         pong: (received) => {
-          if (received) this.clearPong();
+          if (!received) return;
+          this.clearPong();
+          if (this.isUp) this.handlers.alive?.();
         },
       },
     });

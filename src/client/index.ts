@@ -16,12 +16,19 @@
  * nginx): no read that resolves after `revoke()` resolved serves the session, and none that
  * resolves after `update()` resolved answers an older version than it returned.
  *
- * Staleness guarantee: a cached session is served only while the event stream is confirmed up,
- * never past its own expiry or `maxTtlMs`, and never after the event for a later change to it
- * has arrived; when the stream is lost the whole cache is dropped and reads go to the gateway
- * until it is back. A change made anywhere thus stops being hidden here as soon as its event
- * crosses the stream (milliseconds; the benchmark measures it), and at worst, on a network that
- * silently stops delivering, after `keepAliveMs + pongTimeoutMs`.
+ * Revocation is final here when it returns anywhere: the cache serves only under a lease from
+ * the gateway (`takeCacheLease`, taken once the stream is confirmed, renewed on each pong), and
+ * confirms every REVOKED change it hears (`confirmRevocations`); a revocation through any gateway
+ * returns only once this cache confirmed, or its lease was cut and has run out (the gateway's
+ * `store/redis-leases.ts`). A cache that cannot renew stops serving at its lease's end, reckoned
+ * from when it asked, on this host's monotonic clock.
+ *
+ * Other changes: a cached session is served only while the event stream is confirmed up, never
+ * past its own expiry or `maxTtlMs`, and never after the event for a later change to it has
+ * arrived; when the stream is lost the whole cache is dropped and reads go to the gateway until
+ * it is back. An update made anywhere thus stops being hidden here as soon as its event crosses
+ * the stream (milliseconds; the benchmark measures it), and at worst, on a network that silently
+ * stops delivering, after `keepAliveMs + pongTimeoutMs`, or the lease's end if that is sooner.
  *
  * Idle expiry keeps sliding: entries live at most `maxTtlMs` (default 60 s, the gateway's default
  * touch interval), so a session in use is read from the gateway, which touches it, at least
@@ -30,14 +37,15 @@
  * Session tokens (the gateway's signed JWTs, `sessionToken` / `POST /api/v2/session/token`) are
  * checked locally by `verifyToken`: the signature against the gateway's JWKS (fetched once, and
  * again for a key it does not know), the claims, and then whether the session has been revoked,
- * which this client learns from the same event stream as its cache (`sessionRevoked`): a token
- * whose session it heard revoked is refused at once, even before its `exp`. A session it has not
- * yet vouched for since the stream last came up (the client just started, or the stream was
- * lost: revocations may have been missed) is asked about once by introspection; after that,
- * checks of its tokens are local. With the stream down, or with `cache: false`, every check asks
- * the gateway. So a revocation made anywhere is refused here as soon as its event crosses the
- * stream (the benchmark and test/client/token-verifier.test.ts measure how soon), one made by
- * this client as soon as `revoke()` resolves.
+ * which this client learns from the same event stream as its cache, under the same lease
+ * (`sessionAlive`): a token whose session it heard revoked is refused at once, even before its
+ * `exp`. A session is taken as alive locally only while the cache serves (stream up, lease held)
+ * and once vouched for since the lease was taken (the client just started, or the lease was lost:
+ * revocations may have gone unheard); otherwise it is asked about by introspection, once. With
+ * `cache: false` every check asks the gateway. So the lease rule holds for tokens too: once a
+ * revocation has returned anywhere, this client has heard it (it confirmed it) or has stopped
+ * checking locally (its lease ran out), and refuses the token; test/client/token-verifier.test.ts
+ * races 1,000 revokes against checks.
  */
 import { EventEmitter } from 'node:events';
 import { isWellFormedSessionId, sessionDigest } from '../session/ids';
@@ -129,7 +137,11 @@ export interface ClientOptions {
         /** The longest an entry lives; default 60 s, the gateway's default touch interval. */
         readonly maxTtlMs?: number;
       };
-  /** Event stream heartbeat: ping every `keepAliveMs` (default 10 s), give up after `pongTimeoutMs` (default 5 s) without a pong. */
+  /**
+   * Event stream heartbeat: ping every `keepAliveMs` (default 1 s), give up after `pongTimeoutMs`
+   * (default 5 s) without a pong. Each pong renews the cache's lease, so `keepAliveMs` must be
+   * well under the gateway's lease (a third of SESSION_CACHE_LEASE_MS, 3 s by default).
+   */
   readonly keepAliveMs?: number;
   readonly pongTimeoutMs?: number;
   /** Event stream reconnect backoff bounds; default 100 ms and 5 s. */
@@ -185,6 +197,21 @@ const REVOKE = 'mutation($id: ID) { revokeSession(id: $id) }';
 const ROTATE = `mutation($id: ID, $input: RotateSessionInput) { rotateSession(id: $id, input: $input) { ${FIELDS} } }`;
 const SESSIONS_OF = 'query($p: String!) { sessionsOf(principal: $p) { handle current createdAt lastAccessedAt expiresAt authenticatedAt device { userAgent clientAddress } } }';
 const REVOKE_PRINCIPAL = 'mutation($p: String!) { revokePrincipalSessions(principal: $p) }';
+const TAKE_LEASE = 'mutation { takeCacheLease { name durationMs } }';
+const RENEW_LEASE = 'mutation($name: String!) { renewCacheLease(name: $name) }';
+const CONFIRM = 'mutation($lease: String!, $digests: [String!]!) { confirmRevocations(lease: $lease, digests: $digests) }';
+const RELEASE_LEASE = 'mutation($name: String!) { releaseCacheLease(name: $name) }';
+/** The most digests one confirmation names (the gateway's bound). */
+const MAX_CONFIRMED = 1000;
+/** What a lease's end is reckoned short of its duration by (clocks run at slightly different rates). */
+const RATE_MARGIN = 0.01;
+
+/** The cache's lease from the gateway: it serves until `endsAt` (performance.now()), renewed on each pong. */
+interface HeldLease {
+  readonly name: string;
+  readonly durationMs: number;
+  endsAt: number;
+}
 
 export class SessionClient extends EventEmitter {
   readonly stats: ClientStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, requests: 0, introspections: 0 };
@@ -206,6 +233,14 @@ export class SessionClient extends EventEmitter {
   private readonly vouched = new Map<string, number>();
   /** Grows whenever the stream comes up or goes down: a vouch of another epoch counts for nothing. */
   private epoch = 0;
+  /** The cache's lease; null while it has none (it does not serve then). */
+  private lease: HeldLease | null = null;
+  /** Bumped each time the lease is given up or lost, so a lease asked for before is not used. */
+  private leaseGeneration = 0;
+  private renewing = false;
+  /** Revocations heard while the lease was being taken (confirmed once it is held), or to confirm next turn. */
+  private unconfirmed: string[] = [];
+  private confirming: string[] = [];
 
   constructor(private readonly options: ClientOptions) {
     super();
@@ -229,32 +264,27 @@ export class SessionClient extends EventEmitter {
             {
               url: this.endpoint.replace(/^http/, 'ws'),
               token: options.token,
-              keepAliveMs: options.keepAliveMs ?? 10_000,
+              keepAliveMs: options.keepAliveMs ?? 1_000,
               pongTimeoutMs: options.pongTimeoutMs ?? 5_000,
               minRetryMs: options.minRetryMs ?? 100,
               maxRetryMs: options.maxRetryMs ?? 5_000,
             },
             {
-              up: () => {
-                this.epoch++;
-                this.cache?.enable();
-                this.emit('stream', 'up');
-              },
+              up: () => this.takeLease(),
               down: (reason) => {
-                this.epoch++;
-                this.vouched.clear();
-                this.cache?.disable();
+                void this.dropLease();
                 this.inflight.clear();
                 this.emit('stream', 'down', reason);
               },
               change: (event) => this.apply(event),
+              alive: () => this.renewLease(),
             },
           );
   }
 
-  /** Whether the cache is serving (the event stream is confirmed up). */
+  /** Whether the cache is serving (the event stream is confirmed up and the cache holds its lease). */
   get caching(): boolean {
-    return this.cache?.enabled ?? false;
+    return this.serving();
   }
 
   /** The session, or null when there is none (unknown, expired, revoked, or not an ID at all). */
@@ -276,7 +306,7 @@ export class SessionClient extends EventEmitter {
       }
       const digest = sessionDigest(id);
       digests.push(digest);
-      const hit = this.cache?.get(digest);
+      const hit = this.serving() ? this.cache?.get(digest) : undefined;
       if (hit !== undefined) {
         this.stats.hits++;
         out.push(hit);
@@ -288,7 +318,7 @@ export class SessionClient extends EventEmitter {
         out.push(joining);
         continue;
       }
-      if (this.cache?.enabled) this.stats.misses++;
+      if (this.serving()) this.stats.misses++;
       else this.stats.bypassed++;
       out.push(null); // replaced below
       wanted.push({ id, digest, index });
@@ -433,10 +463,11 @@ export class SessionClient extends EventEmitter {
     if (this.revoked.size > this.maxRevoked) this.revoked.delete(this.revoked.values().next().value as string);
   }
 
-  /** Closes the event stream and forgets the cache. */
+  /** Closes the event stream, gives the lease up and forgets the cache. */
   async close(): Promise<void> {
+    const released = this.dropLease();
     await this.events?.close();
-    this.cache?.disable();
+    await released;
     this.http.close();
     this.introspection.close();
   }
@@ -492,8 +523,122 @@ export class SessionClient extends EventEmitter {
     this.stats.invalidations++;
     if (event.kind === 'REVOKED') this.heardRevoked(event.digest);
     this.inflight.delete(event.digest);
-    this.cache?.invalidate(event.digest, event.kind === 'REVOKED' ? Number.POSITIVE_INFINITY : event.version);
+    const revoked = event.kind === 'REVOKED';
+    this.cache?.invalidate(event.digest, revoked ? Number.POSITIVE_INFINITY : event.version);
+    if (revoked) this.confirm(event.digest);
     this.emit('change', event);
+  }
+
+  /**
+   * Whether the cache may serve: the stream is up and the lease has not run out by this host's
+   * clock. Past its end, the cache is dropped and a new lease asked for.
+   */
+  private serving(): boolean {
+    const lease = this.lease;
+    if (lease === null || this.cache === null || !this.cache.enabled) return false;
+    if (performance.now() < lease.endsAt) return true;
+    void this.dropLease();
+    if (this.events?.connected) this.takeLease();
+    return false;
+  }
+
+  /**
+   * The stream is confirmed: take a lease, and serve once it is held. Revocations heard
+   * meanwhile are confirmed then: the gateway's revocations wait for them.
+   */
+  private takeLease(): void {
+    const generation = ++this.leaseGeneration;
+    const sentAt = performance.now();
+    this.call<{ takeCacheLease: { name: string; durationMs: number } }>(TAKE_LEASE, {}, false).then(
+      ({ body }) => {
+        const { name, durationMs } = body.takeCacheLease;
+        if (generation !== this.leaseGeneration || !this.events?.connected) {
+          void this.call(RELEASE_LEASE, { name }, false).catch(() => undefined);
+          return;
+        }
+        this.lease = { name, durationMs, endsAt: sentAt + durationMs * (1 - RATE_MARGIN) };
+        const heard = this.unconfirmed;
+        this.unconfirmed = [];
+        for (const digest of heard) this.confirm(digest);
+        this.epoch++;
+        this.cache?.enable();
+        this.emit('stream', 'up');
+      },
+      () => {
+        // Not taken (the gateway did not answer): ask again shortly, while the stream is up.
+        if (generation !== this.leaseGeneration) return;
+        setTimeout(() => {
+          if (generation === this.leaseGeneration && this.events?.connected) this.takeLease();
+        }, this.options.minRetryMs ?? 100).unref();
+      },
+    );
+  }
+
+  /** On each pong: another lease duration from now; refused (the lease was cut): drop the cache and take a new one. */
+  private renewLease(): void {
+    const lease = this.lease;
+    if (lease === null || this.renewing) return;
+    this.renewing = true;
+    const generation = this.leaseGeneration;
+    const sentAt = performance.now();
+    this.call<{ renewCacheLease: boolean }>(RENEW_LEASE, { name: lease.name }, false)
+      .then(
+        ({ body }) => {
+          if (generation !== this.leaseGeneration) return;
+          if (body.renewCacheLease) {
+            lease.endsAt = sentAt + lease.durationMs * (1 - RATE_MARGIN);
+            return;
+          }
+          void this.dropLease();
+          this.emit('stream', 'down', 'the cache lease was cut');
+          if (this.events?.connected) this.takeLease();
+        },
+        () => undefined, // not renewed: it runs out by itself, and serving() sees so
+      )
+      .finally(() => {
+        this.renewing = false;
+      });
+  }
+
+  /**
+   * The cache stops serving and forgets everything, and gives its lease up (so no revocation
+   * waits for it); resolves when the gateway has heard so, or could not be told (it runs out).
+   */
+  private dropLease(): Promise<void> {
+    const lease = this.lease;
+    this.leaseGeneration++;
+    this.lease = null;
+    // Revocations may go unheard from now on: no session stays vouched for (see sessionAlive).
+    this.epoch++;
+    this.vouched.clear();
+    this.unconfirmed = [];
+    this.confirming = [];
+    this.cache?.disable();
+    if (lease === null) return Promise.resolve();
+    return this.call(RELEASE_LEASE, { name: lease.name }, false).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** This client dropped `digest` on a REVOKED change: tell the gateway (every drop of one turn in one request). */
+  private confirm(digest: string): void {
+    if (this.lease === null) {
+      if (this.events?.connected) this.unconfirmed.push(digest);
+      return;
+    }
+    this.confirming.push(digest);
+    if (this.confirming.length > 1) return;
+    setImmediate(() => {
+      const lease = this.lease;
+      const digests = this.confirming;
+      this.confirming = [];
+      if (lease === null) return;
+      for (let at = 0; at < digests.length; at += MAX_CONFIRMED) {
+        // Unheard: the revocation waits this lease out instead.
+        void this.call(CONFIRM, { lease: lease.name, digests: digests.slice(at, at + MAX_CONFIRMED) }, false).catch(() => undefined);
+      }
+    });
   }
 
   /** One request for these misses; each is in `inflight` until it settles. */
@@ -537,8 +682,9 @@ export class SessionClient extends EventEmitter {
     this.cache.put(ticket, session, approximateBytes(session), Date.now() + ttlMs);
   }
 
-  private async call<T>(query: string, variables: Record<string, unknown>): Promise<{ body: T; serverNowMs: number }> {
-    this.stats.requests++;
+  /** A request to the gateway; `counted` in `stats.requests` unless it is the cache's own (its lease). */
+  private async call<T>(query: string, variables: Record<string, unknown>, counted = true): Promise<{ body: T; serverNowMs: number }> {
+    if (counted) this.stats.requests++;
     let answer: Awaited<ReturnType<GatewayHttp['post']>>;
     try {
       answer = await this.http.post(JSON.stringify({ query, variables }), { authorization: `Bearer ${this.options.token}` });

@@ -23,6 +23,14 @@ export type Scalars = {
   JSONObject: { input: Record<string, unknown>; output: Record<string, unknown> | StoredJson; }
 };
 
+/** A near cache's lease: see takeCacheLease. */
+export type CacheLease = {
+  readonly __typename?: 'CacheLease';
+  /** How long it lasts from the moment it was asked for, in milliseconds. */
+  readonly durationMs: Scalars['Int']['output'];
+  readonly name: Scalars['String']['output'];
+};
+
 /** What a session recorded of the device it was signed in from: for "where am I signed in". */
 export type Device = {
   readonly __typename?: 'Device';
@@ -51,8 +59,14 @@ export type IssueSessionInput = {
 
 export type Mutation = {
   readonly __typename?: 'Mutation';
+  /** Services only. The cache holding the lease dropped these sessions (by digest) on the REVOKED changes it heard. At most 1000 digests. */
+  readonly confirmRevocations: Scalars['Boolean']['output'];
   /** Services only. Issues a new session; its ID is also in the X-Session-ID response header. */
   readonly issueSession: Session;
+  /** Services only. Gives the lease up (the cache has stopped serving). */
+  readonly releaseCacheLease: Scalars['Boolean']['output'];
+  /** Services only. Renews the lease for another durationMs; false when it is no longer held (cut by a revocation it did not confirm in time, or ended): drop the cache and take a new lease. */
+  readonly renewCacheLease: Scalars['Boolean']['output'];
   /** Revokes every session of the caller's principal but the one it presents; answers how many. */
   readonly revokeOtherSessions: Scalars['Int']['output'];
   /**
@@ -72,13 +86,36 @@ export type Mutation = {
    * answers reads with the new ID in X-Session-ID for that long, and never accepts writes).
    */
   readonly rotateSession: Session;
+  /**
+   * Services only: a lease for a near cache (the client library's), taken once its sessionChanges
+   * stream is confirmed. The cache serves only while it holds one; every revocation then waits
+   * until it has confirmed (confirmRevocations) or its lease has ended, so none is served after a
+   * revocation returned. Renew it (renewCacheLease) well within durationMs.
+   */
+  readonly takeCacheLease: CacheLease;
   /** Services only. Applies the patch atomically; id defaults to the X-Session-ID session. */
   readonly updateSession: Session;
 };
 
 
+export type MutationConfirmRevocationsArgs = {
+  digests: ReadonlyArray<Scalars['String']['input']>;
+  lease: Scalars['String']['input'];
+};
+
+
 export type MutationIssueSessionArgs = {
   input?: InputMaybe<IssueSessionInput>;
+};
+
+
+export type MutationReleaseCacheLeaseArgs = {
+  name: Scalars['String']['input'];
+};
+
+
+export type MutationRenewCacheLeaseArgs = {
+  name: Scalars['String']['input'];
 };
 
 
@@ -371,6 +408,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CacheLease: ResolverTypeWrapper<CacheLease>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Device: ResolverTypeWrapper<Device>;
   DeviceInput: DeviceInput;
@@ -396,6 +434,7 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
+  CacheLease: CacheLease;
   DateTime: Scalars['DateTime']['output'];
   Device: Device;
   DeviceInput: DeviceInput;
@@ -416,6 +455,11 @@ export type ResolversParentTypes = {
   Subscription: Record<PropertyKey, never>;
 };
 
+export type CacheLeaseResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CacheLease'] = ResolversParentTypes['CacheLease']> = {
+  durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -434,11 +478,15 @@ export interface JsonObjectScalarConfig extends GraphQLScalarTypeConfig<Resolver
 }
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  confirmRevocations?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationConfirmRevocationsArgs, 'digests' | 'lease'>>;
   issueSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, Partial<MutationIssueSessionArgs>>;
+  releaseCacheLease?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationReleaseCacheLeaseArgs, 'name'>>;
+  renewCacheLease?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRenewCacheLeaseArgs, 'name'>>;
   revokeOtherSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   revokePrincipalSessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationRevokePrincipalSessionsArgs, 'principal'>>;
   revokeSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationRevokeSessionArgs>>;
   rotateSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, Partial<MutationRotateSessionArgs>>;
+  takeCacheLease?: Resolver<ResolversTypes['CacheLease'], ParentType, ContextType>;
   updateSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationUpdateSessionArgs, 'patch'>>;
 };
 
@@ -495,6 +543,7 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  CacheLease?: CacheLeaseResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Device?: DeviceResolvers<ContextType>;
   JSON?: GraphQLScalarType;

@@ -121,6 +121,11 @@ const revokeOthers: MutationResolvers['revokeOtherSessions'] = (_, __, context) 
 
 const revokePrincipal: MutationResolvers['revokePrincipalSessions'] = (_, args, context) => context.service.revokePrincipal(context.caller, args.principal);
 
+const takeCacheLease: MutationResolvers['takeCacheLease'] = (_, __, context) => context.service.takeCacheLease(context.caller);
+const renewCacheLease: MutationResolvers['renewCacheLease'] = (_, args, context) => context.service.renewCacheLease(context.caller, args.name);
+const confirmRevocations: MutationResolvers['confirmRevocations'] = (_, args, context) => context.service.confirmRevocations(context.caller, args.lease, args.digests);
+const releaseCacheLease: MutationResolvers['releaseCacheLease'] = (_, args, context) => context.service.releaseCacheLease(context.caller, args.name);
+
 const Subscription: SubscriptionResolvers = {
   sessionChanges: {
     subscribe: (_, __, context) => {
@@ -145,6 +150,10 @@ export const resolvers: Resolvers = {
     rotateSession: rotate,
     revokeOtherSessions: revokeOthers,
     revokePrincipalSessions: revokePrincipal,
+    takeCacheLease,
+    renewCacheLease,
+    confirmRevocations,
+    releaseCacheLease,
   },
   Subscription,
 };

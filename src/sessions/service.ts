@@ -203,6 +203,38 @@ export class SessionService {
     return this.store.changes;
   }
 
+  /**
+   * A lease for a near cache in a module (the client library's), for services: its cache serves
+   * only while it holds one, and every revocation waits for its confirmation or its end.
+   */
+  takeCacheLease(caller: Caller): Promise<{ readonly name: string; readonly durationMs: number }> {
+    requireService(caller, 'takeCacheLease');
+    return this.store.leases.take();
+  }
+
+  /** Renews a module's lease; false when it is no longer held (its cache must drop everything). */
+  renewCacheLease(caller: Caller, name: string): Promise<boolean> {
+    requireService(caller, 'renewCacheLease');
+    return this.store.leases.renew(leaseName(name));
+  }
+
+  /** A module's cache dropped these revoked sessions: the revocations waiting on it hear so. */
+  async confirmRevocations(caller: Caller, name: string, digests: readonly string[]): Promise<boolean> {
+    requireService(caller, 'confirmRevocations');
+    const lease = leaseName(name);
+    if (digests.length > MAX_CONFIRMED) throw new GatewayError('BAD_USER_INPUT', `confirmRevocations takes at most ${MAX_CONFIRMED} digests at once; nothing was confirmed`);
+    const malformed = digests.find((digest) => !isWellFormedDigest(digest));
+    if (malformed !== undefined) throw new GatewayError('BAD_USER_INPUT', 'confirmRevocations: every digest must be a session digest (Session.digest, 47 characters); nothing was confirmed');
+    await this.store.leases.confirm(lease, digests);
+    return true;
+  }
+
+  async releaseCacheLease(caller: Caller, name: string): Promise<boolean> {
+    requireService(caller, 'releaseCacheLease');
+    await this.store.leases.release(leaseName(name));
+    return true;
+  }
+
   /** Reading sessions other than the caller's own is for services. */
   mayReadAny(caller: Caller, operation: string): void {
     requireService(caller, operation);
@@ -782,6 +814,16 @@ export class SessionService {
       if (touched) records[index] = sessionRecord(record.id, record.digest, { ...stored, lastAccessedAtMs: nowMs });
     });
   }
+}
+
+/** The most digests one confirmRevocations may name (a module's client splits more). */
+export const MAX_CONFIRMED = 1000;
+const LEASE_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A lease name as takeCacheLease gave it, or BAD_USER_INPUT. */
+function leaseName(name: string): string {
+  if (!LEASE_NAME.test(name)) throw new GatewayError('BAD_USER_INPUT', 'not a cache lease name (takeCacheLease gives one)');
+  return name;
 }
 
 /** What a read of one attribute answers, from a whole session read (the cache's way). */

@@ -6,7 +6,7 @@
  * Expired sessions are dropped when touched and by a sweep once a minute, so an idle process
  * does not hold them forever; a principal's index drops its members as they go.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors';
 import { applyPatch, patchError, principalChangeRefused, sessionNotFound, withinLifetimeMs, type SessionPatch, type StoredSession } from '../session/model';
 import {
@@ -59,10 +59,16 @@ class LocalChangeFeed implements ChangeFeed {
  * Leases in one process: the only cache is this gateway's own, whose entries the service drops
  * itself before a revocation returns, so nothing is ever waited for.
  */
+const LOCAL_LEASE_MS = 3000;
 const LOCAL_LEASES: CacheLeases = {
   open: () => undefined,
   hold: async () => ({ valid: true, dropped: () => undefined, release: () => undefined }),
   revoking: () => ({ settled: async () => undefined, abandon: () => undefined }),
+  // A cache in another process (a client library's) is not waited for: one process, one cache.
+  take: async () => ({ name: randomUUID(), durationMs: LOCAL_LEASE_MS }),
+  renew: async () => true,
+  confirm: async () => undefined,
+  release: async () => undefined,
 };
 
 interface Entry {

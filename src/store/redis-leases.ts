@@ -38,6 +38,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, default as Redis } from 'ioredis';
+import { GatewayError } from '../errors';
 import type { RedisChangeFeed } from './redis-changes';
 import { ackMessage } from './redis-changes';
 import type { CacheLeases, ChangeListener, Lease, Revocation } from './store';
@@ -169,6 +170,37 @@ export class RedisCacheLeases implements CacheLeases {
     return watch;
   }
 
+  take(): Promise<{ name: string; durationMs: number }> {
+    const name = randomUUID();
+    return this.grant(name).then(() => ({ name, durationMs: this.options.leaseMs }));
+  }
+
+  /** @internal Takes the lease `name`, new, for `leaseMs` from now. */
+  grant(name: string): Promise<void> {
+    return this.command('takeCacheLease', (redis) => redis.holdLease(this.options.key, name, this.options.leaseMs, 'new')).then(() => undefined);
+  }
+
+  renew(name: string): Promise<boolean> {
+    return this.command('renewCacheLease', (redis) => redis.holdLease(this.options.key, name, this.options.leaseMs, 'renew')).then((granted) => granted === 1);
+  }
+
+  confirm(name: string, digests: readonly string[]): Promise<void> {
+    if (digests.length === 0) return Promise.resolve();
+    const message = ackMessage(name, digests);
+    return this.command('confirmRevocations', (redis) => redis.publish(this.options.channel, message)).then(() => undefined);
+  }
+
+  release(name: string): Promise<void> {
+    return this.command('releaseCacheLease', (redis) => redis.zrem(this.options.key, name)).then(() => undefined);
+  }
+
+  /** A lease command for the API: its failure is STORE_UNAVAILABLE, as any store call's. */
+  private command<T>(operation: string, command: (redis: LeaseRedis) => Promise<T>): Promise<T> {
+    return this.send(command).catch((error: unknown) => {
+      throw new GatewayError('STORE_UNAVAILABLE', `the session store is unavailable (${operation}: ${error instanceof Error ? error.message : String(error)})`);
+    });
+  }
+
   close(): void {
     this.closed = true;
     if (this.retry !== null) clearTimeout(this.retry);
@@ -252,9 +284,8 @@ class HeldLease implements Lease {
   /** @internal Takes the lease (the cache does not serve until this resolves). */
   async take(): Promise<void> {
     const sentAt = performance.now();
-    const { key, leaseMs } = this.leases.options;
-    const granted = await this.leases.send((redis) => redis.holdLease(key, this.name, leaseMs, 'new'));
-    if (granted === 1) this.extend(sentAt);
+    await this.leases.grant(this.name);
+    this.extend(sentAt);
   }
 
   /** Renews it (on each heartbeat that came back); one renewal at a time. */
@@ -262,12 +293,11 @@ class HeldLease implements Lease {
     if (this.ended || this.renewing) return;
     this.renewing = true;
     const sentAt = performance.now();
-    const { key, leaseMs } = this.leases.options;
     this.leases
-      .send((redis) => redis.holdLease(key, this.name, leaseMs, 'renew'))
+      .renew(this.name)
       .then(
         (granted) => {
-          if (granted === 1) this.extend(sentAt);
+          if (granted) this.extend(sentAt);
           else this.end('its lease was cut (a revocation it did not confirm in time) or ran out');
         },
         () => undefined, // not renewed: the lease runs out by itself, and the expiry timer says so
@@ -288,8 +318,7 @@ class HeldLease implements Lease {
     if (this.ended) return;
     this.ended = true;
     this.stop();
-    const { key } = this.leases.options;
-    this.leases.send((redis) => redis.zrem(key, this.name)).catch(() => undefined); // else it runs out by itself
+    this.leases.release(this.name).catch(() => undefined); // else it runs out by itself
   }
 
   private extend(sentAt: number): void {
@@ -307,8 +336,7 @@ class HeldLease implements Lease {
     const digests = this.confirming;
     this.confirming = [];
     if (this.ended || digests.length === 0) return;
-    const message = ackMessage(this.name, digests);
-    this.leases.send((redis) => redis.publish(this.leases.options.channel, message)).catch(() => undefined); // unheard: the revoker waits the lease out
+    this.leases.confirm(this.name, digests).catch(() => undefined); // unheard: the revoker waits the lease out
   }
 
   private end(reason: string): void {

@@ -141,6 +141,17 @@ export interface CacheLeases {
   hold(lost: (reason: string) => void): Promise<Lease>;
   /** Taken before a write that revokes sessions: collects the confirmations from its start. */
   revoking(): Revocation;
+  /**
+   * A lease for a cache in another process (the client library's, through the gateway's API),
+   * which renews it, confirms and releases it by name with the three below. It lasts
+   * `durationMs` from the moment it was asked for.
+   */
+  take(): Promise<{ readonly name: string; readonly durationMs: number }>;
+  /** Another `durationMs` from now; false when the lease is no longer held (cut, or ended). */
+  renew(name: string): Promise<boolean>;
+  /** The cache holding `name` dropped `digests` for good. */
+  confirm(name: string, digests: readonly string[]): Promise<void>;
+  release(name: string): Promise<void>;
 }
 
 /** A cache's lease: it may serve while `valid`, and confirms every revocation it hears. */

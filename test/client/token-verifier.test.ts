@@ -4,7 +4,8 @@
  * module (client R) or by V itself. A token verifies locally (no request once its session is
  * vouched for); a session heard revoked is refused even before `exp`; a revoke V made itself is
  * refused as soon as it resolves; what V could not have heard (it started later, its stream was
- * lost) is asked of the gateway. And the race: 1,000 trials of a revoke racing checks.
+ * lost) is asked of the gateway. And the race, 1,000 trials of a revoke racing checks, by V and by
+ * another module: under the cache's lease (issue 22) none is accepted after the revoke returned.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { SessionClient } from '../../src/client';
@@ -164,12 +165,12 @@ test(`${TRIALS} trials of a revoke by this client racing checks: none accepted a
   expect(figures.checksAcceptedAfterReturn).toBe(0);
 }, 300_000);
 
-test(`${TRIALS} trials of a revoke by another module racing checks: every token refused once the event arrives; the bound measured and published`, async () => {
+test(`${TRIALS} trials of a revoke by another module, through the other gateway, racing checks: none accepted after the revoke returned (the lease rule)`, async () => {
   const results = [];
   for (let i = 0; i < TRIALS; i++) results.push(await trial((id) => revoker.revoke(id)));
   const figures = summary(results);
   publish('other-module', figures);
-  // Every trial ended in a refusal (trial() throws otherwise). The delay is the stream's: the
-  // staleness bound of the near cache, published, not asserted (speed belongs to the benchmark).
-  expect(figures.trials).toBe(TRIALS);
+  // The revoke returns only once the verifier's cache confirmed it (it had heard it) or its lease
+  // was cut and ran out (it checks locally no more): either way the token is refused.
+  expect(figures.checksAcceptedAfterReturn).toBe(0);
 }, 300_000);
