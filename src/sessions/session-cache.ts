@@ -16,8 +16,10 @@
  * - A touch is still sent at most once per TOUCH_INTERVAL per session and gateway: the service
  *   decides it on a hit as on a read; the entry takes the touch's time at once (so the hits
  *   meanwhile send nothing) and is dropped if the store did not take the touch.
- * Not yet: a revoke through another gateway is not final here when it returns, only when its
- * announcement arrives (see the README's near-cache section).
+ * - It serves only under a lease (`store.leases`, see `store/redis-leases.ts`), taken once the
+ *   feed confirms, and confirms every revocation it hears: a revocation through any gateway
+ *   returns only once this cache dropped the session or its lease has run out. Losing the lease
+ *   (cut, or not renewed in time) is handled as losing the feed.
  */
 import { NearCache, type Ticket } from '../cache/near-cache';
 import { storedDeadlineMs, type StoredSession } from '../session/model';

@@ -29,7 +29,7 @@ const ACK = 'ACK|';
 export interface FeedSignals {
   /** The cache holding `lease` dropped `digests` for good. */
   acked(lease: string, digests: readonly string[]): void;
-  /** This feed's own heartbeat came back: everything published before it was sent has been delivered. */
+  /** This feed's own heartbeat came back: its subscription still delivers. */
   beat(): void;
 }
 

@@ -39,11 +39,15 @@ if sessionsFile ~= nil and sessionsFile ~= "" then
   end
 end
 local i = math.random(#lines)
+-- Line i's key in `inFlight`: the seeded session it reads (a lines file may read one session on
+-- many lines: the Zipf row's), else the line itself (cookies, batches: one line a session or batch).
+local keyOf = {}
+for n, line in ipairs(lines) do keyOf[n] = index[line] or n end
 
 -- Per thread (read by done() through thread:get): answers checked, and mismatches among them.
 checked = 0
 mismatches = 0
-local inFlight = {} -- line number -> requests sent for it and not yet answered
+local inFlight = {} -- session (or line) number -> requests sent for it and not yet answered
 
 local threads = {}
 function setup(thread)
@@ -52,7 +56,8 @@ end
 
 request = function()
   i = i % #lines + 1
-  inFlight[i] = (inFlight[i] or 0) + 1
+  local key = keyOf[i]
+  inFlight[key] = (inFlight[key] or 0) + 1
   local line = lines[i]
   if mode == "header" then
     return wrk.format("GET", wrk.path, { ["X-Session-ID"] = line })

@@ -7,7 +7,9 @@
  * a local Redis Cluster ("cluster REST", "cluster GraphQL", "cluster GraphQL batch", "cluster
  * GraphQL batch 100": 3 primaries, no replicas, `local-cluster.ts`), seeded with the same
  * sessions. "REST cached" and "GraphQL cached" are the REST and GraphQL rows with the gateway's
- * own cache on (SESSION_CACHE=on, room for every seeded session: warm, every read a hit). Two rows of acknowledged writes ("issue", "issue ack 0": `issueSession` on a
+ * own cache on (SESSION_CACHE=on, room for every seeded session: primed, then every read a hit); "REST
+ * cached zipf" reads 100,000 seeded sessions with Zipf's law (s = 1), the cache capped at 10,000
+ * entries, and reports its hit ratio (from the gateway's metrics) beside its req/s. Two rows of acknowledged writes ("issue", "issue ack 0": `issueSession` on a
  * redis-server of their own with one replica, both on the load core, by default (every replica
  * must confirm each write, store/replica-acks.ts) and with REDIS_ACK_REPLICAS=0) show what the
  * default costs a write; they issue a new session per request (no principal) and are checked by
@@ -100,6 +102,12 @@ const FIXED_HEADROOM = 0.8;
 const SESSIONS = 10_000;
 const STALENESS_TRIALS = 1000;
 const MEMORY_SESSIONS = 100_000;
+/** The Zipf row: its name, the sessions it reads, and the requests of its lines file (drawn once, read in turn). */
+const ZIPF_ROW = 'REST cached zipf';
+const ZIPF_SESSIONS = 100_000;
+const ZIPF_LINES = 200_000;
+/** Requests a cached row sends once each before its warm-up (primeCache). */
+const PRIME_LINES = 30_000;
 const TOKEN = 'bench-service-token-0123456789';
 const PEER_SECRET = 'bench-peer-secret';
 const SERVER_CORE = '0';
@@ -171,6 +179,8 @@ interface Row {
   readonly driver?: 'client' | 'verify';
   /** false: not run at the fixed loads (the session-token rows: their requests are not pace's). */
   readonly fixedLoad?: false;
+  /** The gateway's own cache is on: its hit ratio over the measured run is read from /metrics. */
+  readonly cacheHitRatio?: true;
   readonly linesFile: string;
   /** One request answered right, before the load starts. */
   check(base: string): Promise<void>;
@@ -185,7 +195,28 @@ interface Work {
   readonly pace: string;
   /** The seeded session IDs, in order; session n's user has id 100000 + n. */
   readonly ids: readonly string[];
+  /** The first SESSIONS of them, one per line: what most rows read. */
   readonly idsFile: string;
+  /** All of them, one per line (the Zipf row reads 100,000): how an answer is matched to its session. */
+  readonly indexFile: string;
+}
+
+/** `count` draws from `ids` with Zipf's law, s = 1: the k-th (from 1) is drawn with probability ∝ 1/k. */
+function zipfLines(ids: readonly string[], count: number): string[] {
+  const cumulative = new Float64Array(ids.length);
+  let sum = 0;
+  for (let k = 0; k < ids.length; k++) cumulative[k] = sum += 1 / (k + 1);
+  return Array.from({ length: count }, () => {
+    const target = Math.random() * sum;
+    let low = 0;
+    let high = ids.length - 1;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if ((cumulative[middle] as number) < target) low = middle + 1;
+      else high = middle;
+    }
+    return ids[low] as string;
+  });
 }
 
 function user(i: number): Record<string, unknown> {
@@ -308,7 +339,7 @@ function wrk(url: string, row: Row, work: Work, seconds: number, connections = C
         BENCH_CHECK: row.answers,
         BENCH_BATCH: String(row.sessionsPerRequest),
         BENCH_IDS: row.linesFile,
-        BENCH_SESSION_IDS: work.idsFile,
+        BENCH_SESSION_IDS: work.indexFile,
         BENCH_TOKEN: TOKEN,
       },
       encoding: 'utf8',
@@ -345,13 +376,19 @@ async function measure(row: Row, redis: RedisCounters, work: Work): Promise<Meas
   return withServer(row, async (base, pid) => {
     if (row.driver === 'client') return measureClient(base, row, redis, pid, work);
     if (row.driver === 'verify') return measureVerify(base, row, pid);
+    if (row.cacheHitRatio) await primeCache(base, row);
     const warm = wrk(`${base}${row.path}`, row, work, WARMUP_SECONDS);
     const before = await redis.counts();
+    const cacheBefore = row.cacheHitRatio ? await cacheCounts(base) : undefined;
     const cpuBefore = cpuMicros(pid);
     const result = wrk(`${base}${row.path}`, row, work, SECONDS);
     const cpuAfter = cpuMicros(pid);
     const counted = redis.between(before, await redis.counts());
+    const cacheAfter = cacheBefore === undefined ? undefined : await cacheCounts(base);
     return {
+      ...(cacheBefore === undefined || cacheAfter === undefined
+        ? {}
+        : { hitRatio: (cacheAfter.hits - cacheBefore.hits) / (cacheAfter.hits - cacheBefore.hits + cacheAfter.misses - cacheBefore.misses) }),
       requestsPerSecond: result.requests / (result.durationUs / 1e6),
       p50Ms: result.p50Us / 1000,
       p99Ms: result.p99Us / 1000,
@@ -364,6 +401,32 @@ async function measure(row: Row, redis: RedisCounters, work: Work): Promise<Meas
       cpuMicrosPerRequest: (cpuAfter - cpuBefore) / result.requests,
     };
   });
+}
+
+/**
+ * Fills the gateway's cache before the warm-up: the first PRIME_LINES requests of the row's lines
+ * file, once each, 50 at a time (a miss costs a whole-session read and is slower than a hit, so
+ * the 2 s warm-up alone would leave misses for the measured run).
+ */
+async function primeCache(base: string, row: Row): Promise<void> {
+  const lines = readFileSync(row.linesFile, 'utf8').split('\n').filter((line) => line !== '').slice(0, PRIME_LINES);
+  let next = 0;
+  const read = (id: string): Promise<Response> =>
+    row.mode === 'graphql'
+      ? fetch(`${base}${row.path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Session-ID': id }, body: '{"query":"{ session { id attributes } }"}' })
+      : fetch(`${base}${row.path}`, { headers: { 'X-Session-ID': id } });
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < lines.length) await (await read(lines[next++] as string)).arrayBuffer();
+    }),
+  );
+}
+
+/** The gateway's cache hits and misses so far, from its /metrics. */
+async function cacheCounts(base: string): Promise<{ hits: number; misses: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const sample = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { hits: sample('gateway_session_cache_hits_total'), misses: sample('gateway_session_cache_misses_total') };
 }
 
 interface RoundTrips {
@@ -611,8 +674,11 @@ async function main(): Promise<void> {
     }
     const helpers = await compileHelpers(dir);
     console.log(`seeding ${SESSIONS} sessions for each of the gateway${clusterRowsRun ? ' (on the redis-server and on the Cluster)' : ''}, the floor and the peer …`);
-    const ids = Array.from({ length: SESSIONS }, () => generateSessionId());
-    const users = ids.map((_, i) => user(i));
+    // The Zipf row reads 100,000 sessions: the ones past the first SESSIONS are seeded for the gateway only.
+    const zipfRun = only === undefined || only.includes(ZIPF_ROW.toLowerCase());
+    const seededIds = Array.from({ length: zipfRun ? ZIPF_SESSIONS : SESSIONS }, () => generateSessionId());
+    const ids = seededIds.slice(0, SESSIONS);
+    const users = seededIds.map((_, i) => user(i));
     const store = seedingStore(singleNode(redisUrl));
     // The same sessions on the Cluster, through the gateway's own store on a Cluster connection.
     const clusterStore = clusterRowsRun && cluster !== undefined ? seedingStore(clusterRedis(cluster.seeds)) : undefined;
@@ -640,6 +706,13 @@ async function main(): Promise<void> {
         }),
       );
     }
+    for (let start = SESSIONS; start < seededIds.length; start += 1000) {
+      await Promise.all(
+        seededIds.slice(start, start + 1000).map((id, offset) =>
+          seedSession(store, sessionDigest(id), { principal: String(users[start + offset]?.id), attributes: [['user', JSON.stringify(users[start + offset])]], maxInactiveSeconds: 3600 }),
+        ),
+      );
+    }
     // The introspection row's tokens, one per seeded session, signed as the gateway signs them:
     // with the key set in Redis (made here, and read by the gateway), for an hour (TOKEN_ENV).
     const tokensFile = join(dir, 'tokens.txt');
@@ -662,6 +735,10 @@ async function main(): Promise<void> {
     const idsFile = join(dir, 'ids.txt');
     const cookiesFile = join(dir, 'cookies.txt');
     writeFileSync(idsFile, `${ids.join('\n')}\n`);
+    const indexFile = join(dir, 'seeded-ids.txt');
+    writeFileSync(indexFile, `${seededIds.join('\n')}\n`);
+    const zipfFile = join(dir, 'zipf.txt');
+    if (zipfRun) writeFileSync(zipfFile, `${zipfLines(seededIds, ZIPF_LINES).join('\n')}\n`);
     writeFileSync(cookiesFile, `${ids.map((id) => `connect.sid=${encodeURIComponent(`s:${sign(id, PEER_SECRET)}`)}`).join('\n')}\n`);
     /** Line n: the IDs of sessions n·size … n·size + size − 1, quoted, comma-separated. */
     const batchesFile = (size: number): string => {
@@ -672,7 +749,7 @@ async function main(): Promise<void> {
       return file;
     };
     writeFileSync(join(dir, 'constant.txt'), 'x\n');
-    const work: Work = { dir, ...helpers, ids, idsFile };
+    const work: Work = { dir, ...helpers, ids: seededIds, idsFile, indexFile };
 
     const gatewayOn = (on: Row['redis'], env: Record<string, string> = {}) => (port: number): ChildProcess =>
       pinned(SERVER_CORE, process.execPath, [join(ROOT, 'dist', 'main.js')], {
@@ -770,7 +847,19 @@ async function main(): Promise<void> {
       // session): after the warm-up every read is a hit, and the rows show what a hit costs.
       ...gatewayRows('single')
         .filter((row) => row.name === 'REST' || row.name === 'GraphQL')
-        .map((row): Row => ({ ...row, name: `${row.name} cached`, what: `${row.what}, SESSION_CACHE=on`, setsFixedLoad: false, start: gatewayOn('single', { SESSION_CACHE: 'on', SESSION_CACHE_MAX_ENTRIES: String(SESSIONS) }) })),
+        .map((row): Row => ({ ...row, name: `${row.name} cached`, what: `${row.what}, SESSION_CACHE=on`, setsFixedLoad: false, cacheHitRatio: true, start: gatewayOn('single', { SESSION_CACHE: 'on', SESSION_CACHE_MAX_ENTRIES: String(SESSIONS) }) })),
+      // A realistic hit ratio: Zipf (s = 1) over 100,000 sessions, the cache capped at 10,000.
+      ...gatewayRows('single')
+        .filter((row) => row.name === 'REST')
+        .map((row): Row => ({
+          ...row,
+          name: ZIPF_ROW,
+          what: `${row.what}, SESSION_CACHE=on, 10,000 entries; Zipf s = 1 over ${ZIPF_SESSIONS.toLocaleString('en')} sessions`,
+          setsFixedLoad: false,
+          cacheHitRatio: true,
+          linesFile: zipfFile,
+          start: gatewayOn('single', { SESSION_CACHE: 'on', SESSION_CACHE_MAX_ENTRIES: '10000' }),
+        })),
       {
         name: 'client', what: 'SessionClient.get, near cache, in-process', sessionsPerRequest: 1, redis: 'single', start: gateway, path: '/api/v2/session', mode: 'header', answers: 'rest', linesFile: idsFile,
         driver: 'client',
@@ -880,7 +969,7 @@ async function main(): Promise<void> {
         cpuMicrosPerRequest: median(runs.map((m) => m.cpuMicrosPerRequest)),
         xFloor: rpsMedian / floorRps,
         xPeer: rpsMedian / peerRps,
-        ...(row.driver === 'client' ? { hitRatio: median(runs.map((m) => m.hitRatio ?? NaN)) } : {}),
+        ...(row.driver === 'client' || row.cacheHitRatio ? { hitRatio: median(runs.map((m) => m.hitRatio ?? NaN)) } : {}),
         ...(row.driver === 'verify' ? { signatureChecksPerSecond: Math.round(median(runs.map((m) => m.signatureChecksPerSecond ?? NaN))) } : {}),
       };
     };
@@ -1023,9 +1112,11 @@ function expectations(check: Check, n: number, ids: readonly string[], batchSize
 function writePaceRequests(row: Row, host: string, work: Work, file: string): void {
   const lines = readFileSync(row.linesFile, 'utf8').split('\n').filter((line) => line !== '');
   const parts = [`${lines.length}\n`];
+  // A line that is a session ID expects that session (the Zipf row reads one on many lines).
+  const seeded = new Map(work.ids.map((id, n) => [id, n]));
   lines.forEach((line, n) => {
     const request = rawRequest(row, host, line);
-    const expect = expectations(row.answers, n, work.ids, row.sessionsPerRequest);
+    const expect = expectations(row.answers, seeded.get(line) ?? n, work.ids, row.sessionsPerRequest);
     parts.push(`${Buffer.byteLength(request)} ${expect.length}\n${request}${expect.join('\n')}\n`);
   });
   writeFileSync(file, parts.join(''));
@@ -1429,6 +1520,9 @@ function report(
     console.log(
       `| ${r.row} | ${r.what} | ${r.requestsPerSecond} | ${r.sessionsPerSecond} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${r.errors} | ${r.checked} | ${r.mismatches} | ${f(r.redisCommandsPerRequest)} | ${f(r.redisReadsPerRequest)} | ${f(r.cpuMicrosPerRequest, 1)} | ${f(r.rssMiB, 0)} | ${f(r.xFloor)} | ${f(r.xPeer)} |`,
     );
+  }
+  for (const r of table.filter((candidate) => candidate.hitRatio !== undefined)) {
+    console.log(`\n${r.row}: cache hit ratio ${f(r.hitRatio as number, 4)} over the measured runs (the gateway's gateway_session_cache_hits_total and _misses_total), ${r.requestsPerSecond} req/s.`);
   }
   console.log(
     '\n"cluster …" rows: the gateway on the local Redis Cluster (3 primaries, no replicas, every node on the load core). Redis figures are summed over the nodes; "reads" are the read events of client sockets (INFO total_reads_processed): at saturation one read may carry the commands of several requests.',
