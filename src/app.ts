@@ -24,17 +24,19 @@ import { metricsPlugin, type Metrics } from './metrics';
 import { instrumentRequests, RequestTelemetry, requestIdOf } from './request-telemetry';
 import { browserPage, playgroundPlugin } from './playground/plugin';
 import { SessionShim } from './rest/session-shim';
+import { sessionTokenRoutes } from './rest/session-token-routes';
 import { ServiceTokens } from './session/caller';
 import { sessionTransport } from './session/transport';
 import { SessionCache } from './sessions/session-cache';
 import { SessionService } from './sessions/service';
-import type { SessionStore } from './store/store';
+import type { GatewayStore } from './store/store';
+import { SessionTokens } from './tokens/session-tokens';
 import type { Tracing } from './tracing';
 
 export interface AppParts {
   readonly config: Config;
-  /** The store the app's session service stands on (see `store/connect.ts`). */
-  readonly store: SessionStore;
+  /** The store the app's session service stands on, and the session tokens' keys (see `store/connect.ts`). */
+  readonly store: GatewayStore;
   readonly logger: Logger;
   /** The app's metrics; the store's `onCommand` should feed the same object. */
   readonly metrics: Metrics;
@@ -60,8 +62,10 @@ export async function buildApp({ config, store, logger, metrics, tracing = null 
     cache.start();
     metrics.watchSessionCache(() => cache.stats());
   }
+  const tokens = new SessionTokens(store, { ...config.sessionTokens, now: () => store.now() });
   const service = new SessionService(store, {
     cache,
+    tokens,
     limits,
     touchIntervalSeconds: config.touchIntervalSeconds,
     events: metrics,
@@ -157,11 +161,12 @@ export async function buildApp({ config, store, logger, metrics, tracing = null 
     });
   }
 
+  const serviceTokens = new ServiceTokens(config.serviceTokens);
   const playground = { enabled: config.playground, sessionHeader: config.sessionHeader };
   const queryLimits = { maxTokens: config.maxQueryTokens, maxDepth: config.maxQueryDepth, maxFields: config.maxQueryFields };
   await app.register(graphqlPlugin, {
     service,
-    tokens: new ServiceTokens(config.serviceTokens),
+    tokens: serviceTokens,
     transport,
     sessionHeader: config.sessionHeader,
     cookie: config.sessionCookieSet,
@@ -177,6 +182,7 @@ export async function buildApp({ config, store, logger, metrics, tracing = null 
   });
   await app.register(playgroundPlugin, playground);
   await app.register(shim.routes);
+  await app.register(sessionTokenRoutes({ service, tokens: serviceTokens, transport, telemetry, jwksMaxAgeSeconds: tokens.ttlSeconds, jwks: () => tokens.jwks() }));
   await app.register(healthPlugin, { sessions: service });
   await app.register(metricsPlugin, { metrics });
   return app;

@@ -78,6 +78,8 @@ export interface Config {
    * loaded at all (see tracing.ts).
    */
   readonly tracing: TracingConfig | null;
+  /** Signed session tokens (JWT), their keys and their claims (SESSION_TOKEN_*). */
+  readonly sessionTokens: SessionTokenConfig;
 }
 
 /**
@@ -121,6 +123,22 @@ export interface SpanBatchConfig {
   readonly maxQueueSize: number;
   /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE: spans per export (at most the queue size). */
   readonly maxExportBatchSize: number;
+}
+
+/** Session tokens: short-lived JWTs for a session, verified by modules against the JWKS. */
+export interface SessionTokenConfig {
+  /** SESSION_TOKEN_TTL: the longest a token lives, in seconds (never past its session's deadline). */
+  readonly ttlSeconds: number;
+  /** SESSION_TOKEN_KEY_ROTATION: seconds a signing key signs before the next one takes over. */
+  readonly keyRotationSeconds: number;
+  /** SESSION_TOKEN_ALG: ES256 (P-256, the default) or EdDSA (Ed25519). */
+  readonly algorithm: 'ES256' | 'EdDSA';
+  /** SESSION_TOKEN_ISSUER: the `iss` of every token. */
+  readonly issuer: string;
+  /** SESSION_TOKEN_AUDIENCES: the audiences a token may be asked for; the first is the default. */
+  readonly audiences: readonly string[];
+  /** SESSION_TOKEN_CLAIMS: session attributes copied into a token as claims of the same name. */
+  readonly claims: readonly string[];
 }
 
 /** The gateway's near cache (SESSION_CACHE=on): bounded both ways, least recently used out first. */
@@ -538,6 +556,39 @@ function tracing(env: Env): TracingConfig | null {
   });
 }
 
+// --- Session tokens -----------------------------------------------------------------------------
+
+/** The longest SESSION_TOKEN_TTL: a day. A token cannot be taken back from a module that does not ask. */
+export const MAX_TOKEN_TTL_SECONDS = 24 * 3600;
+/** The claims a token sets itself: an attribute may not stand in for one (SESSION_TOKEN_CLAIMS). */
+export const REGISTERED_TOKEN_CLAIMS: readonly string[] = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'kid', 'token_type', 'active', 'client_id', 'scope', 'username'];
+/** An issuer or audience: printable ASCII without spaces or commas (a URL, a URN, a plain name). */
+const TOKEN_NAME = /^[\x21-\x2b\x2d-\x7e]{1,256}$/;
+
+function sessionTokens(env: Env): SessionTokenConfig {
+  const ttlSeconds = integer(env, 'SESSION_TOKEN_TTL', 300, 1, MAX_TOKEN_TTL_SECONDS);
+  // At least one token lifetime: the keys served at once then stay few (the one signing, the
+  // next, and the last until its tokens expire).
+  const keyRotationSeconds = integer(env, 'SESSION_TOKEN_KEY_ROTATION', 30 * 24 * 3600, ttlSeconds, MAX_LIFETIME_SECONDS);
+  const audiences = list(env, 'SESSION_TOKEN_AUDIENCES');
+  for (const audience of audiences) {
+    if (!TOKEN_NAME.test(audience)) throw new ConfigError('SESSION_TOKEN_AUDIENCES', 'comma-separated audiences of 1-256 printable characters, no spaces', audience);
+  }
+  const claims = list(env, 'SESSION_TOKEN_CLAIMS');
+  for (const claim of claims) {
+    if (REGISTERED_TOKEN_CLAIMS.includes(claim)) throw new ConfigError('SESSION_TOKEN_CLAIMS', `attribute names other than the token's own claims (${REGISTERED_TOKEN_CLAIMS.join(', ')})`, claim);
+    if (Buffer.byteLength(claim) > 256) throw new ConfigError('SESSION_TOKEN_CLAIMS', 'attribute names of at most 256 bytes', claim);
+  }
+  return Object.freeze({
+    ttlSeconds,
+    keyRotationSeconds,
+    algorithm: oneOf(env, 'SESSION_TOKEN_ALG', 'ES256', ['ES256', 'EdDSA'] as const),
+    issuer: matching(env, 'SESSION_TOKEN_ISSUER', 'session-gateway', TOKEN_NAME, '1-256 printable characters without spaces or commas, e.g. https://sessions.example.com'),
+    audiences: Object.freeze(audiences.length === 0 ? ['session-gateway'] : [...new Set(audiences)]),
+    claims: Object.freeze([...new Set(claims)]),
+  });
+}
+
 // -------------------------------------------------------------------------------------------
 
 export function loadConfig(env: Env = process.env): Config {
@@ -584,6 +635,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     lifecycle: lifecycle(env),
     sessionCache: sessionCache(env),
+    sessionTokens: sessionTokens(env),
     cacheLeaseMs: integer(env, 'SESSION_CACHE_LEASE_MS', 3000, 300, 60_000),
     tracing: tracing(env),
   });

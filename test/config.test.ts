@@ -196,6 +196,35 @@ describe('config', () => {
       expect(() => loadConfig(env)).toThrow(new RegExp(`^${name}: expected `));
     }
   });
+  test('session tokens: defaults (300 s, 30-day rotation, ES256, issuer and audience session-gateway, no attributes), every variable read, bad values named', () => {
+    expect(loadConfig({}).sessionTokens).toEqual({ ttlSeconds: 300, keyRotationSeconds: 30 * 24 * 3600, algorithm: 'ES256', issuer: 'session-gateway', audiences: ['session-gateway'], claims: [] });
+    expect(
+      loadConfig({
+        SESSION_TOKEN_TTL: '60',
+        SESSION_TOKEN_KEY_ROTATION: '86400',
+        SESSION_TOKEN_ALG: 'EdDSA',
+        SESSION_TOKEN_ISSUER: 'https://sessions.example.com',
+        SESSION_TOKEN_AUDIENCES: 'orders, payments,orders',
+        SESSION_TOKEN_CLAIMS: 'role,tenant',
+      }).sessionTokens,
+    ).toEqual({ ttlSeconds: 60, keyRotationSeconds: 86400, algorithm: 'EdDSA', issuer: 'https://sessions.example.com', audiences: ['orders', 'payments'], claims: ['role', 'tenant'] });
+    const bad: Array<Record<string, string>> = [
+      { SESSION_TOKEN_TTL: '0' },
+      { SESSION_TOKEN_TTL: '86401' },
+      { SESSION_TOKEN_TTL: '300', SESSION_TOKEN_KEY_ROTATION: '299' },
+      { SESSION_TOKEN_ALG: 'HS256' },
+      { SESSION_TOKEN_ALG: 'none' },
+      { SESSION_TOKEN_ISSUER: 'two words' },
+      { SESSION_TOKEN_AUDIENCES: 'a b' },
+      { SESSION_TOKEN_CLAIMS: 'sub' },
+      { SESSION_TOKEN_CLAIMS: 'role,exp' },
+    ];
+    for (const env of bad) {
+      const name = Object.keys(env).at(-1) as string;
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(new RegExp(`^${name}: expected `));
+      }
+    });
 
   test('the caches\' lease: 3 s unless SESSION_CACHE_LEASE_MS says otherwise, read with the cache off too, bounded', () => {
     expect(loadConfig({}).cacheLeaseMs).toBe(3000);

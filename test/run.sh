@@ -3,7 +3,8 @@
 # (redis-server and nginx from the distribution; the tests start their own on free loopback
 # ports, nginx with a config under a temp dir; chromium, the distribution's browser the GraphQL
 # IDE test drives headless; prometheus, whose server and promtool check the shipped monitoring
-# rules and dashboard, started by the test on a free loopback port, never the packaged service),
+# rules and dashboard, started by the test on a free loopback port, never the packaged service;
+# the JDK, for the Java program that checks session tokens as a Spring module's JDK would),
 # installs the npm dependencies, type-checks, runs every test, and ends with one line
 # "N passed, N failed".
 set -euo pipefail
@@ -14,6 +15,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || missing+=(prometheus)
+# The JDK (javac, java): a Java 17 program checks session tokens with the JDK alone (test/tokens/java).
+{ command -v javac >/dev/null 2>&1 && command -v java >/dev/null 2>&1; } || missing+=(default-jdk-headless)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

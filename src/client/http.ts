@@ -26,7 +26,7 @@ export class GatewayHttp {
     this.request = https ? httpsRequest : httpRequest;
   }
 
-  /** POSTs a JSON body; rejects only when no answer came (connection refused, reset, timeout). */
+  /** POSTs a body, JSON unless `headers` names another content type; rejects only when no answer came (connection refused, reset, timeout). */
   post(json: string, headers: Record<string, string>): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
       const req = this.request(
@@ -37,7 +37,7 @@ export class GatewayHttp {
           path: this.url.pathname,
           method: 'POST',
           agent: this.agent,
-          headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) },
+          headers: { 'content-type': 'application/json', ...headers, 'content-length': Buffer.byteLength(json) },
         },
         (res: IncomingMessage) => {
           const chunks: Buffer[] = [];

@@ -33,12 +33,29 @@
  * Idle expiry keeps sliding: entries live at most `maxTtlMs` (default 60 s, the gateway's default
  * touch interval), so a session in use is read from the gateway, which touches it, at least
  * that often.
+ *
+ * Session tokens (the gateway's signed JWTs, `sessionToken` / `POST /api/v2/session/token`) are
+ * checked locally by `verifyToken`: the signature against the gateway's JWKS (fetched once, and
+ * again for a key it does not know), the claims, and then whether the session has been revoked,
+ * which this client learns from the same event stream as its cache, under the same lease
+ * (`sessionAlive`): a token whose session it heard revoked is refused at once, even before its
+ * `exp`. A session is taken as alive locally only while the cache serves (stream up, lease held)
+ * and once vouched for since the lease was taken (the client just started, or the lease was lost:
+ * revocations may have gone unheard); otherwise it is asked about by introspection, once. With
+ * `cache: false` every check asks the gateway. So the lease rule holds for tokens too: once a
+ * revocation has returned anywhere, this client has heard it (it confirmed it) or has stopped
+ * checking locally (its lease ran out), and refuses the token; test/client/token-verifier.test.ts
+ * races 1,000 revokes against checks.
  */
 import { EventEmitter } from 'node:events';
 import { isWellFormedSessionId, sessionDigest } from '../session/ids';
 import { ChangeEvents, type ChangeEvent } from './change-events';
 import { GatewayHttp } from './http';
 import { NearCache, type Ticket } from '../cache/near-cache';
+import { createRemoteJWKSet } from 'jose';
+import { SessionTokenVerifier, type VerifiedSessionToken } from '../tokens/verifier';
+
+export type { VerifiedSessionToken } from '../tokens/verifier';
 
 /** A session as the gateway answers it; frozen, shared by every caller that reads it. */
 export interface Session {
@@ -132,6 +149,17 @@ export interface ClientOptions {
   readonly maxRetryMs?: number;
   /** Per-request timeout for HTTP calls to the gateway (default 5 s); past it, STORE_UNAVAILABLE. */
   readonly requestTimeoutMs?: number;
+  /** What `verifyToken` accepts: the gateway's SESSION_TOKEN_ISSUER and this module's audience (both default `session-gateway`). */
+  readonly tokens?: {
+    readonly issuer?: string;
+    readonly audience?: string;
+    /** Default `<url>/.well-known/jwks.json`. */
+    readonly jwksUrl?: string;
+    /** Tokens remembered as passed (their signature is not checked again); default 10,000. */
+    readonly maxRemembered?: number;
+    /** Revoked sessions remembered (beyond them, a check asks the gateway); default 100,000. */
+    readonly maxRevoked?: number;
+  };
 }
 
 /** An error the gateway answered with: `code` is one of its error codes (e.g. VERSION_CONFLICT). */
@@ -157,6 +185,8 @@ export interface ClientStats {
   invalidations: number;
   /** Gateway HTTP requests made. */
   requests: number;
+  /** Token checks that asked the gateway (introspection) whether the session is alive. */
+  introspections: number;
 }
 
 const FIELDS = 'id digest principal attributes createdAt lastAccessedAt expiresAt absoluteExpiresAt authenticatedAt maxInactiveInterval version';
@@ -184,7 +214,7 @@ interface HeldLease {
 }
 
 export class SessionClient extends EventEmitter {
-  readonly stats: ClientStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, requests: 0 };
+  readonly stats: ClientStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, requests: 0, introspections: 0 };
   private readonly endpoint: string;
   private readonly cache: NearCache<Session> | null;
   private readonly events: ChangeEvents | null;
@@ -194,6 +224,15 @@ export class SessionClient extends EventEmitter {
   private readonly inflight = new Map<string, Promise<Session | null>>();
   /** Reads waiting on the gateway, by digest, each with its floor; a read removes its own when it settles. */
   private readonly waiting = new Map<string, Set<Floor>>();
+  private readonly tokenVerifier: SessionTokenVerifier;
+  private readonly introspection: GatewayHttp;
+  /** Sessions heard revoked (by digest, oldest first), up to `maxRevoked`. */
+  private readonly revoked = new Set<string>();
+  private readonly maxRevoked: number;
+  /** Sessions vouched for by the gateway, by digest, with the stream epoch they were vouched in. */
+  private readonly vouched = new Map<string, number>();
+  /** Grows whenever the stream comes up or goes down: a vouch of another epoch counts for nothing. */
+  private epoch = 0;
   /** The cache's lease; null while it has none (it does not serve then). */
   private lease: HeldLease | null = null;
   /** Bumped each time the lease is given up or lost, so a lease asked for before is not used. */
@@ -208,6 +247,13 @@ export class SessionClient extends EventEmitter {
     const base = options.url.replace(/\/+$/, '');
     this.endpoint = `${base}/graphql`;
     this.http = new GatewayHttp(this.endpoint, options.requestTimeoutMs ?? 5000);
+    this.introspection = new GatewayHttp(`${base}/api/v2/introspect`, options.requestTimeoutMs ?? 5000);
+    this.tokenVerifier = new SessionTokenVerifier(createRemoteJWKSet(new URL(options.tokens?.jwksUrl ?? `${base}/.well-known/jwks.json`)), {
+      issuer: options.tokens?.issuer ?? 'session-gateway',
+      audience: options.tokens?.audience ?? 'session-gateway',
+      ...(options.tokens?.maxRemembered === undefined ? {} : { maxRemembered: options.tokens.maxRemembered }),
+    });
+    this.maxRevoked = options.tokens?.maxRevoked ?? 100_000;
     const cache = options.cache === false ? null : (options.cache ?? {});
     this.maxTtlMs = cache?.maxTtlMs ?? 60_000;
     this.cache = cache === null ? null : new NearCache<Session>({ maxEntries: cache.maxEntries ?? 10_000, maxBytes: cache.maxBytes ?? 64 * 1024 * 1024 });
@@ -318,6 +364,7 @@ export class SessionClient extends EventEmitter {
     if (digest !== null) {
       this.inflight.delete(digest);
       this.cache?.invalidate(digest, Number.POSITIVE_INFINITY);
+      this.heardRevoked(digest);
     }
     const { body } = await this.call<{ revokeSession: boolean }>(REVOKE, { id });
     // A read sent meanwhile may have reached a gateway before the revoke did.
@@ -334,6 +381,7 @@ export class SessionClient extends EventEmitter {
     if (digest !== null) {
       this.inflight.delete(digest);
       this.cache?.invalidate(digest, Number.POSITIVE_INFINITY);
+      this.heardRevoked(digest);
     }
     const { body } = await this.call<{ rotateSession: RawSession }>(ROTATE, { id, input });
     if (digest !== null) this.wrote(digest, null);
@@ -355,7 +403,64 @@ export class SessionClient extends EventEmitter {
     const { body } = await this.call<{ revokePrincipalSessions: number }>(REVOKE_PRINCIPAL, { p: principal });
     this.inflight.clear();
     this.cache?.forget();
+    this.vouched.clear(); // which sessions went is not told: vouch for none
     return body.revokePrincipalSessions;
+  }
+
+  /**
+   * What a session token says, if it is the gateway's, for this module's audience, unexpired,
+   * and its session not revoked; else null. Local (no network) for a session vouched for since
+   * the event stream came up; see the module's comment.
+   */
+  async verifyToken(token: string): Promise<VerifiedSessionToken | null> {
+    const verified = await this.tokenVerifier.verify(token);
+    if (verified === null) return null;
+    const alive = this.sessionAlive(verified.sid, token);
+    return (alive === true || (alive !== false && (await alive))) ? verified : null;
+  }
+
+  /**
+   * Whether the session `sid` may be taken as alive for a token that passed: the one place the
+   * revocation rule lives. Refused once heard revoked; alive when vouched for in this stream
+   * epoch; otherwise the gateway is asked (introspection of `token`), and a revocation heard
+   * while it was being asked wins over its answer.
+   */
+  private sessionAlive(sid: string, token: string): boolean | Promise<boolean> {
+    if (this.revoked.has(sid)) return false;
+    if (this.vouched.get(sid) === this.epoch && this.caching) return true;
+    return this.vouch(sid, token);
+  }
+
+  private async vouch(sid: string, token: string): Promise<boolean> {
+    const epoch = this.epoch;
+    this.stats.introspections++;
+    let answer: Awaited<ReturnType<GatewayHttp['post']>>;
+    try {
+      answer = await this.introspection.post(new URLSearchParams({ token }).toString(), { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/x-www-form-urlencoded' });
+    } catch (error) {
+      throw new SessionGatewayError('STORE_UNAVAILABLE', `the session gateway did not answer: ${(error as Error).message}`, 503);
+    }
+    let active: unknown;
+    try {
+      active = (JSON.parse(answer.body) as { active?: unknown; error?: { code?: string; message?: string } }).active;
+    } catch {
+      throw new SessionGatewayError('INTERNAL', `the session gateway answered ${answer.status} without JSON`, answer.status);
+    }
+    if (answer.status !== 200) {
+      const error = (JSON.parse(answer.body) as { error?: { code?: string; message?: string } }).error;
+      throw new SessionGatewayError(error?.code ?? 'INTERNAL', error?.message ?? `introspection answered ${answer.status}`, answer.status);
+    }
+    if (active !== true || this.revoked.has(sid)) return false;
+    if (epoch === this.epoch && this.caching) this.vouched.set(sid, epoch);
+    return true;
+  }
+
+  /** The session `sid` is revoked (an event, or this client's own write): its tokens are refused from now on. */
+  private heardRevoked(sid: string): void {
+    this.vouched.delete(sid);
+    this.revoked.delete(sid);
+    this.revoked.add(sid);
+    if (this.revoked.size > this.maxRevoked) this.revoked.delete(this.revoked.values().next().value as string);
   }
 
   /** Closes the event stream, gives the lease up and forgets the cache. */
@@ -364,6 +469,7 @@ export class SessionClient extends EventEmitter {
     await this.events?.close();
     await released;
     this.http.close();
+    this.introspection.close();
   }
 
   /** Drops the event stream as a network failure would (it reconnects by itself). */
@@ -415,6 +521,7 @@ export class SessionClient extends EventEmitter {
 
   private apply(event: ChangeEvent): void {
     this.stats.invalidations++;
+    if (event.kind === 'REVOKED') this.heardRevoked(event.digest);
     this.inflight.delete(event.digest);
     const revoked = event.kind === 'REVOKED';
     this.cache?.invalidate(event.digest, revoked ? Number.POSITIVE_INFINITY : event.version);
@@ -453,6 +560,7 @@ export class SessionClient extends EventEmitter {
         const heard = this.unconfirmed;
         this.unconfirmed = [];
         for (const digest of heard) this.confirm(digest);
+        this.epoch++;
         this.cache?.enable();
         this.emit('stream', 'up');
       },
@@ -500,6 +608,9 @@ export class SessionClient extends EventEmitter {
     const lease = this.lease;
     this.leaseGeneration++;
     this.lease = null;
+    // Revocations may go unheard from now on: no session stays vouched for (see sessionAlive).
+    this.epoch++;
+    this.vouched.clear();
     this.unconfirmed = [];
     this.confirming = [];
     this.cache?.disable();

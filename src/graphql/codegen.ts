@@ -18,7 +18,7 @@ const config: CodegenConfig = {
       config: {
         useTypeImports: true,
         // Resolvers receive and return the store's record, not the GraphQL shape.
-        mappers: { Session: '../session/model#SessionRecord', SignedInSession: '../sessions/service#SessionSummary' },
+        mappers: { Session: '../session/model#SessionRecord', SignedInSession: '../sessions/service#SessionSummary', SessionToken: '../tokens/session-tokens#IssuedToken' },
         contextType: './context#GraphQLContext',
         scalars: {
           ID: 'string',

@@ -3,6 +3,7 @@ import type { StoredJson } from './stored-json';
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { SessionRecord } from '../session/model';
 import type { SessionSummary } from '../sessions/service';
+import type { IssuedToken } from '../tokens/session-tokens';
 import type { GraphQLContext } from './context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -149,10 +150,23 @@ export type Query = {
   readonly mySessions: ReadonlyArray<SignedInSession>;
   /** The caller's own session, from the X-Session-ID header (or the session cookie); null if none or expired. */
   readonly session?: Maybe<Session>;
+  /**
+   * A short-lived signed token (a JWT, verified against /.well-known/jwks.json) for a session, for
+   * modules that check callers with their framework's JWT support. A frontend gets one for its own
+   * session; a service for any (id), or the one it presents. audience: one of SESSION_TOKEN_AUDIENCES
+   * (default: the first). SESSION_NOT_FOUND when the session is gone.
+   */
+  readonly sessionToken: SessionToken;
   /** Services only. Sessions in the order of ids; null where missing, expired or malformed. */
   readonly sessions: ReadonlyArray<Maybe<Session>>;
   /** Services only. The live sessions of a principal, most recently used first. */
   readonly sessionsOf: ReadonlyArray<SignedInSession>;
+};
+
+
+export type QuerySessionTokenArgs = {
+  audience?: InputMaybe<Scalars['String']['input']>;
+  id?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
@@ -278,6 +292,19 @@ export type SessionPatch = {
   readonly unset?: InputMaybe<ReadonlyArray<Scalars['String']['input']>>;
 };
 
+/** A signed session token: a JWT whose sid is the session's handle (never its ID). */
+export type SessionToken = {
+  readonly __typename?: 'SessionToken';
+  /** The token's aud. */
+  readonly audience: Scalars['String']['output'];
+  /** The token's exp: at most SESSION_TOKEN_TTL from now, never past the session's own deadline. */
+  readonly expiresAt: Scalars['DateTime']['output'];
+  /** The JWT (compact JWS): send it as Authorization: Bearer to a module. */
+  readonly token: Scalars['String']['output'];
+  /** Always Bearer. */
+  readonly tokenType: Scalars['String']['output'];
+};
+
 /**
  * One of a principal's sessions, as listed to the principal or a service: its public handle and
  * times, never its ID.
@@ -398,6 +425,7 @@ export type ResolversTypes = {
   SessionChange: ResolverTypeWrapper<SessionChange>;
   SessionChangeKind: SessionChangeKind;
   SessionPatch: SessionPatch;
+  SessionToken: ResolverTypeWrapper<IssuedToken>;
   SignedInSession: ResolverTypeWrapper<SessionSummary>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -421,6 +449,7 @@ export type ResolversParentTypes = {
   Session: SessionRecord;
   SessionChange: SessionChange;
   SessionPatch: SessionPatch;
+  SessionToken: IssuedToken;
   SignedInSession: SessionSummary;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
@@ -464,6 +493,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   mySessions?: Resolver<ReadonlyArray<ResolversTypes['SignedInSession']>, ParentType, ContextType>;
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType>;
+  sessionToken?: Resolver<ResolversTypes['SessionToken'], ParentType, ContextType, Partial<QuerySessionTokenArgs>>;
   sessions?: Resolver<ReadonlyArray<Maybe<ResolversTypes['Session']>>, ParentType, ContextType, RequireFields<QuerySessionsArgs, 'ids'>>;
   sessionsOf?: Resolver<ReadonlyArray<ResolversTypes['SignedInSession']>, ParentType, ContextType, RequireFields<QuerySessionsOfArgs, 'principal'>>;
 };
@@ -491,6 +521,13 @@ export type SessionChangeResolvers<ContextType = GraphQLContext, ParentType exte
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type SessionTokenResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SessionToken'] = ResolversParentTypes['SessionToken']> = {
+  audience?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tokenType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type SignedInSessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SignedInSession'] = ResolversParentTypes['SignedInSession']> = {
   authenticatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -515,6 +552,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Query?: QueryResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
   SessionChange?: SessionChangeResolvers<ContextType>;
+  SessionToken?: SessionTokenResolvers<ContextType>;
   SignedInSession?: SignedInSessionResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
 };

@@ -11,7 +11,7 @@ import { GatewayError } from '../errors';
 import { cookieMaxAgeSeconds } from '../session/transport';
 import type { ChangeEvent } from '../session/changes';
 import { changeStream } from './change-stream';
-import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers, SignedInSessionResolvers, SubscriptionResolvers } from './generated';
+import type { MutationResolvers, QueryResolvers, Resolvers, SessionResolvers, SessionTokenResolvers, SignedInSessionResolvers, SubscriptionResolvers } from './generated';
 import { StoredJson } from './stored-json';
 
 const Session: SessionResolvers = {
@@ -49,6 +49,13 @@ const session: QueryResolvers['session'] = (_, __, context) => {
     return record;
   });
 };
+
+const SessionToken: SessionTokenResolvers = {
+  tokenType: () => 'Bearer',
+  expiresAt: (issued) => new Date(issued.expiresAtMs),
+};
+
+const sessionToken: QueryResolvers['sessionToken'] = (_, args, context) => context.service.sessionToken(context.caller, args.id, args.audience);
 
 const mySessions: QueryResolvers['mySessions'] = (_, __, context) => context.service.mySessions(context.caller);
 
@@ -134,7 +141,8 @@ export const resolvers: Resolvers = {
   JSONObject: JSONObjectResolver,
   Session,
   SignedInSession,
-  Query: { session, sessions, mySessions, sessionsOf },
+  SessionToken,
+  Query: { session, sessions, mySessions, sessionsOf, sessionToken },
   Mutation: {
     issueSession: issue,
     updateSession: update,

@@ -53,6 +53,7 @@ import {
   type StoredSession,
 } from '../session/model';
 import type { SessionCache } from './session-cache';
+import type { IssuedToken, SessionTokens } from '../tokens/session-tokens';
 import { isForward, NO_SESSION, type AttributeRead, type ChangeFeed, type Destroyed, type Forward, type Found, type RevokeReason, type SessionLimit, type SessionStore } from '../store/store';
 
 export type { AttributeRead, ChangeFeed, ChangeKind, ChangeListener, RevokeReason, SessionChange } from '../store/store';
@@ -104,7 +105,29 @@ export interface SessionServiceOptions {
   readonly lifecycle?: LifecycleOptions;
   /** The gateway's own near cache (SESSION_CACHE=on); reads ask it first, writes tell it. */
   readonly cache?: SessionCache | null;
+  /** Signs and checks session tokens; without it `sessionToken` and `introspect` are not offered. */
+  readonly tokens?: SessionTokens | null;
 }
+
+/**
+ * RFC 7662's answer about a token: `{ active: false }` for anything that is not a live session's
+ * token or ID, whatever is wrong with it (the RFC's rule: nothing is said of why).
+ */
+export type Introspection =
+  | { readonly active: false }
+  | {
+      readonly active: true;
+      readonly token_type: 'session_token' | 'session_id';
+      readonly sid: string;
+      readonly sub?: string;
+      readonly iss: string;
+      readonly aud?: string | readonly string[];
+      readonly iat: number;
+      readonly exp: number;
+      readonly [claim: string]: unknown;
+    };
+
+const INACTIVE: Introspection = Object.freeze({ active: false });
 
 const DEFAULT_LIFECYCLE: LifecycleOptions = { rotationGraceSeconds: 0, limit: null, addressMask: 'network' };
 
@@ -389,6 +412,53 @@ export class SessionService {
         throw error;
       },
     );
+  }
+
+  /**
+   * A signed token for a session: a frontend's own (the one it presents), or any for a service
+   * (`id`, else the one it presents). The audience is checked before the session is read; the
+   * read is a read like any other (it slides the expiry when due).
+   */
+  async sessionToken(caller: Caller, id: string | null | undefined, audience: string | null | undefined): Promise<IssuedToken> {
+    const tokens = this.tokensOffered();
+    const target = id ?? caller.sessionId;
+    if (!caller.service) {
+      if (caller.sessionId === null) throw new GatewayError('UNAUTHENTICATED', 'sessionToken needs the session ID (header) or a service token');
+      if (target !== caller.sessionId) throw new GatewayError('FORBIDDEN', 'a session may have a token only for itself');
+    }
+    if (target === null) throw new GatewayError('BAD_USER_INPUT', 'sessionToken needs an id, or a session ID in the session header');
+    const aud = tokens.audience(audience);
+    const [record] = await this.getMany([target]);
+    if (record === null || record === undefined) throw sessionNotFound();
+    return tokens.sign(record, aud);
+  }
+
+  /**
+   * RFC 7662 introspection, for services: a session token (its signature, claims and expiry, and
+   * its session still there) or a session ID (read like any read). Never an error for what the
+   * token is; an error only when the store cannot answer.
+   */
+  async introspect(caller: Caller, token: string): Promise<Introspection> {
+    requireService(caller, 'introspect');
+    const tokens = this.tokensOffered();
+    if (isWellFormedSessionId(token)) {
+      const [record] = await this.getMany([token]);
+      if (record === null || record === undefined || record.id !== token) return INACTIVE;
+      const session = { active: true, token_type: 'session_id', sid: record.digest, iss: tokens.issuer, iat: Math.floor(record.createdAtMs / 1000), exp: Math.floor(record.expiresAtMs / 1000) } as const;
+      return record.principal === null ? session : { ...session, sub: record.principal };
+    }
+    const verified = await tokens.verify(token);
+    if (verified === null || !isWellFormedDigest(verified.sid)) return INACTIVE;
+    // The token is ours and unexpired; its session must still be there (revoked: inactive at once).
+    const cache = this.cache;
+    const [found] = await (cache === null || !cache.enabled ? this.store.getMany([verified.sid]) : this.readThrough(cache, [verified.sid]));
+    if (found === null || found === undefined || isForward(found)) return INACTIVE;
+    return { ...verified.claims, active: true, token_type: 'session_token', sid: verified.sid, iss: verified.iss, aud: verified.aud, iat: verified.iat, exp: verified.exp };
+  }
+
+  private tokensOffered(): SessionTokens {
+    if (this.options.tokens === undefined || this.options.tokens === null) throw new GatewayError('INTERNAL', 'this gateway was built without session tokens');
+    return this.options.tokens;
   }
 
   /** A new session, for services. */

@@ -24,7 +24,7 @@ import { MemorySessionStore } from './memory';
 import { RedisSessionStore, type RedisConnection } from './redis';
 import type { OpenNode } from './replica-acks';
 import { FailoverFollowingSentinelConnector } from './sentinel-connector';
-import type { CommandObserver, CommandTracer, SessionStore } from './store';
+import type { CommandObserver, CommandTracer, GatewayStore } from './store';
 
 export interface StoreParts {
   readonly logger?: { warn(details: object | string, message?: string): void };
@@ -52,7 +52,7 @@ export const EMBEDDED_STORE_WARNING =
   'REDIS_URL is not set (nor REDIS_CLUSTER_NODES, nor REDIS_SENTINELS): sessions are kept in this process only. ' +
   'They are NOT durable (lost on restart) and NOT shared with other gateway instances. Configure a Redis for anything but development.';
 
-export function openStore(config: StoreConfig, parts: StoreParts = {}): SessionStore {
+export function openStore(config: StoreConfig, parts: StoreParts = {}): GatewayStore {
   if (config.redis === undefined) {
     parts.logger?.warn(EMBEDDED_STORE_WARNING);
     return new MemorySessionStore({ maxAttributeBytes: config.maxAttributeBytes });

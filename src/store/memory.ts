@@ -28,6 +28,8 @@ import {
   type RevokeReason,
   type SessionLimit,
   type SessionStore,
+  type KeySetStore,
+  type StoredKeySet,
   type UpdateResult,
   type UpdateTimes,
   type WriteTimes,
@@ -86,7 +88,7 @@ export interface MemoryStoreOptions {
   readonly sweepIntervalMs?: number;
 }
 
-export class MemorySessionStore implements SessionStore {
+export class MemorySessionStore implements SessionStore, KeySetStore {
   readonly kind = 'memory';
   readonly changes = new LocalChangeFeed();
   readonly leases = LOCAL_LEASES;
@@ -97,6 +99,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly clock: () => number;
   private readonly sweeper: NodeJS.Timeout;
   private readonly key = randomBytes(32);
+  private keySet: StoredKeySet | null = null;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.clock = options.now ?? Date.now;
@@ -238,6 +241,15 @@ export class MemorySessionStore implements SessionStore {
 
   async tagKey(): Promise<Buffer> {
     return this.key;
+  }
+
+  async readKeySet(): Promise<StoredKeySet | null> {
+    return this.keySet;
+  }
+
+  async writeKeySet(expectedVersion: number, keys: string): Promise<StoredKeySet> {
+    if ((this.keySet?.version ?? 0) === expectedVersion) this.keySet = { version: expectedVersion + 1, keys };
+    return this.keySet as StoredKeySet;
   }
 
   async ping(): Promise<void> {}

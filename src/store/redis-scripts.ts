@@ -392,3 +392,15 @@ end
 index_expiry(KEYS[1])
 return removed
 `;
+
+/**
+ * The session tokens' signing keys, replaced only at the version the caller read (KEYS[1], a
+ * hash: `v`, `keys`; ARGV[1] the version read, 0 for none; ARGV[2] the new set). Returns
+ * `{ version, false }` when it wrote (the set is the caller's), else `{ version, keys }` as held.
+ */
+export const WRITE_KEY_SET = `
+local held = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if held ~= tonumber(ARGV[1]) then return { held, redis.call('HGET', KEYS[1], 'keys') } end
+redis.call('HSET', KEYS[1], 'v', held + 1, 'keys', ARGV[2])
+return { held + 1, false }
+`;

@@ -34,7 +34,7 @@ import { RedisChangeFeed } from './redis-changes';
 import { RedisCacheLeases } from './redis-leases';
 import { classifyRedisError, storeUnavailable } from './redis-errors';
 import { EveryReplica, FixedReplicas, type NodeAddress, type OpenNode, type ReplicaAckRule } from './replica-acks';
-import { changeChannel, indexMemberPrefix, CREATE_SESSION, DESTROY_SESSION, REPLACE_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION } from './redis-scripts';
+import { changeChannel, indexMemberPrefix, CREATE_SESSION, DESTROY_SESSION, REPLACE_SESSION, RETIRE_SESSION, REVOKE_PRINCIPAL, TOUCH_SESSION, UPDATE_SESSION, WRITE_KEY_SET } from './redis-scripts';
 import {
   NO_SESSION,
   type AttributeRead,
@@ -51,6 +51,8 @@ import {
   type Retirement,
   type RevokeReason,
   type SessionLimit,
+  type KeySetStore,
+  type StoredKeySet,
   type SessionStore,
   type StoreOperation,
   type UpdateResult,
@@ -100,12 +102,13 @@ interface ScriptedRedis extends Redis {
   retireSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string>;
   replaceSession(keyCount: number, ...keysAndArgs: Arg[]): Promise<string>;
   revokePrincipal(keyCount: number, ...keysAndArgs: Arg[]): Promise<string[]>;
+  writeKeySet(keyCount: number, ...keysAndArgs: Arg[]): Promise<[number, string | null]>;
 }
 
 /** A pipeline with the same commands. */
 type ScriptedPipeline = ChainableCommander & { [script in WriteScript]: (...keysAndArgs: Arg[]) => ScriptedPipeline };
 
-type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySessionBuffer' | 'retireSession' | 'replaceSession' | 'revokePrincipal';
+type WriteScript = 'createSession' | 'updateSessionBuffer' | 'destroySessionBuffer' | 'retireSession' | 'replaceSession' | 'revokePrincipal' | 'writeKeySet';
 
 /** A write script's name as defined (`defineScripts`), for its span: the Buffer variants are the same script. */
 const SCRIPT_NAME: Readonly<Record<WriteScript, string>> = {
@@ -115,6 +118,7 @@ const SCRIPT_NAME: Readonly<Record<WriteScript, string>> = {
   retireSession: 'retireSession',
   replaceSession: 'replaceSession',
   revokePrincipal: 'revokePrincipal',
+  writeKeySet: 'writeKeySet',
 };
 
 /** Attempts `create` makes at declaring a principal's sessions for an eviction, as they change under it. */
@@ -134,7 +138,7 @@ const DEFAULT_PATIENCE_MS = 200;
 /** How often the clock offset is read again while connected (drift between hosts is slow). */
 const CLOCK_SYNC_MS = 10 * 60_000;
 
-export class RedisSessionStore implements SessionStore {
+export class RedisSessionStore implements SessionStore, KeySetStore {
   readonly kind = 'redis';
   readonly changes: RedisChangeFeed;
   readonly leases: RedisCacheLeases;
@@ -432,6 +436,22 @@ export class RedisSessionStore implements SessionStore {
     return Buffer.from(theirs ?? mine, 'base64url');
   }
 
+  /** The signing keys live in one hash, `<ns>:token-keys` (fields `v` and `keys`): one slot. */
+  async readKeySet(): Promise<StoredKeySet | null> {
+    const [version, keys] = await this.call('readKeySet', 'HMGET', () => this.redis.hmget(this.keySetKey, 'v', 'keys'), null, this.keySetKey);
+    return version === null || version === undefined || keys === null || keys === undefined ? null : { version: Number(version), keys };
+  }
+
+  /** Compare-and-set in one script, acknowledged like every write (a failover must not lose the key that signs). */
+  async writeKeySet(expectedVersion: number, keys: string): Promise<StoredKeySet> {
+    const [version, theirs] = await this.write<[number, string | null]>('writeKeySet', 'writeKeySet', [1, this.keySetKey, expectedVersion, keys], ([, held]) => held === null);
+    return { version: Number(version), keys: theirs ?? keys };
+  }
+
+  private get keySetKey(): string {
+    return `${this.prefix}token-keys`;
+  }
+
   async ping(): Promise<void> {
     await this.call('ping', 'PING', () => this.redis.ping(), null, null);
   }
@@ -722,6 +742,7 @@ function defineScripts(client: RedisConnection): void {
   client.defineCommand('retireSession', { lua: RETIRE_SESSION });
   client.defineCommand('replaceSession', { lua: REPLACE_SESSION });
   client.defineCommand('revokePrincipal', { lua: REVOKE_PRINCIPAL });
+  client.defineCommand('writeKeySet', { lua: WRITE_KEY_SET });
 }
 
 /** A time as the value format writes it: 13 digits, so a touch can rewrite it in place. */

@@ -63,6 +63,8 @@ export type StoreOperation =
   | 'principalSessions'
   | 'revokePrincipal'
   | 'tagKey'
+  | 'readKeySet'
+  | 'writeKeySet'
   | 'ping';
 
 /**
@@ -293,4 +295,28 @@ export interface SessionStore {
   /** Resolves when the store can serve (Redis: connected), rejects with STORE_UNAVAILABLE. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The session tokens' signing keys (`tokens/signing-keys.ts` is its only caller), kept beside the
+ * sessions so that every gateway on one store signs with the same key and serves the same set.
+ * The store holds the set as an opaque text with a version; it knows nothing of keys or JSON.
+ *
+ * - `readKeySet` answers the set and its version, or null when none was ever written.
+ * - `writeKeySet` replaces the set only if it is still at `expectedVersion` (0: none yet), in one
+ *   atomic step, and answers the set the store holds afterwards: the one written (its version one
+ *   more) or, when another gateway wrote first, theirs, unchanged.
+ */
+/** What `store/connect.ts` opens: the session store, and beside it the tokens' key set. */
+export type GatewayStore = SessionStore & KeySetStore;
+
+export interface KeySetStore {
+  readKeySet(): Promise<StoredKeySet | null>;
+  writeKeySet(expectedVersion: number, keys: string): Promise<StoredKeySet>;
+}
+
+/** The signing keys as stored: an opaque text, and a version that grows by one per write. */
+export interface StoredKeySet {
+  readonly version: number;
+  readonly keys: string;
 }

@@ -1,7 +1,8 @@
 -- wrk script: rotates over the seeded sessions so every request reads a different one, and
 -- checks every answer during the measured run.
 -- BENCH_IDS: file with one line per request shape (an id, a cookie, or the ids of a batch).
--- BENCH_MODE: constant | header | cookie | graphql | batch | issue.  BENCH_TOKEN: service token for batch and issue.
+-- BENCH_MODE: constant | header | cookie | graphql | batch | issue | token | introspect.
+-- BENCH_TOKEN: service token for batch, issue and introspect.
 -- BENCH_CHECK: how an answer is checked (below).  BENCH_BATCH: ids per batch (10, 100).
 -- BENCH_SESSION_IDS: the seeded session IDs, in seeding order: line n of every lines file is
 -- about session n (of a batch's: sessions size(n-1)+1 .. size n), whose user has id 100000 + n - 1.
@@ -20,6 +21,8 @@
 --   batch    the body's BENCH_BATCH session ids and users are those of a batch in flight, in order
 --   issued   the body is a new session's id (issue: every request issues one; its id is new, so
 --            only its shape can be checked)
+--   token    the body is a session token (token: a new one per request, so only its shape)
+--   introspected  the body says active (introspect: a JWT of a seeded session per request)
 local mode = os.getenv("BENCH_MODE")
 local check = os.getenv("BENCH_CHECK") or "ok"
 local token = os.getenv("BENCH_TOKEN") or ""
@@ -66,6 +69,11 @@ request = function()
   elseif mode == "issue" then
     return wrk.format("POST", wrk.path, { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token },
       '{"query":"mutation { issueSession { id } }"}')
+  elseif mode == "token" then
+    return wrk.format("POST", wrk.path, { ["X-Session-ID"] = line })
+  elseif mode == "introspect" then
+    return wrk.format("POST", wrk.path, { ["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = "Bearer " .. token },
+      "token=" .. line)
   elseif mode == "batch" then
     return wrk.format("POST", wrk.path, { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token },
       '{"query":"query($ids: [ID!]!) { sessions(ids: $ids) { id attributes } }","variables":{"ids":[' .. line .. ']}}')
@@ -108,6 +116,10 @@ local function matches(status, headers, body)
     return n ~= nil and user == userOf(n) and answered(n)
   elseif check == "issued" then
     return string.match(body, '^{"data":{"issueSession":{"id":"[%w_%-]+"}}}%s*$') ~= nil
+  elseif check == "token" then
+    return string.match(body, '^{"token":"[%w_%-]+%.[%w_%-]+%.[%w_%-]+","tokenType":"Bearer"') ~= nil
+  elseif check == "introspected" then
+    return string.find(body, '"active":true', 1, true) ~= nil
   elseif check == "batch" then
     local first = index[string.match(body, '^{"data":{"sessions":%[{"id":"([^"]+)"') or ""]
     if first == nil then return false end

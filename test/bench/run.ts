@@ -79,12 +79,16 @@ import { sign } from 'cookie-signature';
 import { build } from 'esbuild';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { SessionClient } from '../../src/client';
 import { loadConfig, type RedisConfig } from '../../src/config';
 import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { seedSession } from '../support/sessions';
 import { redisConnection, singleNode } from '../../src/store/connect';
 import { RedisSessionStore } from '../../src/store/redis';
+import type { SessionRecord } from '../../src/session/model';
+import { SessionTokens } from '../../src/tokens/session-tokens';
+import { SessionTokenVerifier } from '../../src/tokens/verifier';
 import { measureAnnounceCost, type AnnounceCost } from './announce-cost';
 import { startLocalCluster, type LocalCluster } from './local-cluster';
 import { RedisCounters, type RedisCounts } from './redis-counters';
@@ -134,7 +138,13 @@ const ROUND_TRIP_SESSIONS = 200;
 const ROUND_TRIP_ATTEMPTS = 3;
 
 /** How an answer is checked: see rotate.lua (saturated) and `paceRecord` (fixed load). */
-type Check = 'ok' | 'user' | 'rest' | 'graphql' | 'batch' | 'issued';
+type Check = 'ok' | 'user' | 'rest' | 'graphql' | 'batch' | 'issued' | 'token' | 'introspected';
+
+/**
+ * The session-token rows' gateway: tokens live an hour (the bench signs the introspection row's
+ * tokens itself, with the gateway's own key set in Redis, before the rows run).
+ */
+const TOKEN_ENV = { SESSION_TOKEN_TTL: '3600' };
 
 interface Measurement {
   requestsPerSecond: number;
@@ -153,6 +163,8 @@ interface Measurement {
   hitRatio?: number;
   /** Traced rows only: spans the OTLP sink received during the measured run, per request. */
   spansPerRequest?: number;
+  /** Client verify row only: first checks of tokens (signature and claims, nothing remembered) per second. */
+  signatureChecksPerSecond?: number;
 }
 
 interface Row {
@@ -171,10 +183,15 @@ interface Row {
   readonly setsFixedLoad?: false;
   start(port: number): ChildProcess;
   readonly path: string;
-  readonly mode: 'constant' | 'header' | 'cookie' | 'graphql' | 'batch' | 'issue';
+  readonly mode: 'constant' | 'header' | 'cookie' | 'graphql' | 'batch' | 'issue' | 'token' | 'introspect';
   readonly answers: Check;
-  /** What sends the load: wrk (default), or the client library (`client-load.ts`). */
-  readonly driver?: 'client';
+  /**
+   * What sends the load: wrk (default), the client library (`client-load.ts`), or the client
+   * library's token checks in the bench's own process (`measureVerify`).
+   */
+  readonly driver?: 'client' | 'verify';
+  /** false: not run at the fixed loads (the session-token rows: their requests are not pace's). */
+  readonly fixedLoad?: false;
   /** The gateway's own cache is on: its hit ratio over the measured run is read from /metrics. */
   readonly cacheHitRatio?: true;
   /** A traced row: its gateway exports its spans to the bench's OTLP sink, whose count is read. */
@@ -373,6 +390,7 @@ async function withServer<T>(row: Row, body: (base: string, pid: number, port: n
 async function measure(row: Row, redis: RedisCounters, work: Work): Promise<Measurement> {
   return withServer(row, async (base, pid) => {
     if (row.driver === 'client') return measureClient(base, row, redis, pid, work);
+    if (row.driver === 'verify') return measureVerify(base, row, pid);
     if (row.cacheHitRatio) await primeCache(base, row);
     const warm = wrk(`${base}${row.path}`, row, work, WARMUP_SECONDS);
     const before = await redis.counts();
@@ -501,6 +519,81 @@ async function measureRoundTrips(row: Row, counters: RedisCounters): Promise<Rou
 }
 
 /** The client row: `client-load.ts` (compiled) on the load core, its own warm-up included. */
+/**
+ * The client verify row: SessionClient.verifyToken in this process, CONNECTIONS concurrent
+ * callers over the tokens of the lines file. The warm-up checks each token once (its signature,
+ * and its session vouched for by one introspection); the measured run is what a module does on
+ * every request it serves: local checks only (a token the client has seen, a session it heard
+ * nothing against). Then the first-check rate: a verifier that remembers nothing, against the
+ * JWKS as fetched, checks every token's signature and claims.
+ */
+async function measureVerify(base: string, row: Row, serverPid: number): Promise<Measurement> {
+  const tokens = readFileSync(row.linesFile, 'utf8').split('\n').filter((line) => line !== '');
+  const client = new SessionClient({ url: base, token: TOKEN });
+  const cpuBefore = cpuMicros(serverPid);
+  let checked = 0;
+  let mismatches = 0;
+  try {
+    for (let wait = 0; !client.caching; wait++) {
+      if (wait > 100) throw new Error('client verify: the event stream did not come up');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (let start = 0; start < tokens.length; start += 200) {
+      const verdicts = await Promise.all(tokens.slice(start, start + 200).map((token) => client.verifyToken(token)));
+      checked += verdicts.length;
+      mismatches += verdicts.filter((verdict) => verdict === null).length;
+    }
+    const requestsBefore = client.stats.requests + client.stats.introspections;
+    let checks = 0;
+    const latencies: number[] = [];
+    const startedAt = performance.now();
+    const endAt = startedAt + SECONDS * 1000;
+    const caller = async (k: number): Promise<void> => {
+      let i = k * 97;
+      while (performance.now() < endAt) {
+        const begun = performance.now();
+        for (let j = 0; j < 64; j++) {
+          if ((await client.verifyToken(tokens[i++ % tokens.length] as string)) === null) mismatches++;
+        }
+        latencies.push((performance.now() - begun) / 64);
+        checks += 64;
+        await new Promise((resolve) => setImmediate(resolve)); // let the event stream in
+      }
+    };
+    await Promise.all(Array.from({ length: CONNECTIONS }, (_, k) => caller(k)));
+    const durationMs = performance.now() - startedAt;
+    checked += checks;
+    if (client.stats.requests + client.stats.introspections !== requestsBefore) throw new Error('client verify: a local check asked the gateway');
+    // First checks: every signature verified, nothing remembered.
+    const jwks = (await (await fetch(`${base}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
+    const fresh = new SessionTokenVerifier(createLocalJWKSet(jwks), { issuer: 'session-gateway', audience: 'session-gateway', maxRemembered: 0 });
+    let firstChecks = 0;
+    const firstStarted = performance.now();
+    while (performance.now() - firstStarted < Math.max(1000, (SECONDS * 1000) / 2)) {
+      const verdicts = await Promise.all(tokens.slice(firstChecks % tokens.length, (firstChecks % tokens.length) + 100).map((token) => fresh.verify(token)));
+      mismatches += verdicts.filter((verdict) => verdict === null).length;
+      firstChecks += verdicts.length;
+    }
+    const firstPerSecond = firstChecks / ((performance.now() - firstStarted) / 1000);
+    latencies.sort((x, y) => x - y);
+    return {
+      requestsPerSecond: checks / (durationMs / 1000),
+      p50Ms: latencies[Math.floor(latencies.length / 2)] ?? NaN,
+      p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+      errors: 0,
+      checked,
+      mismatches,
+      redisCommandsPerRequest: 0,
+      redisReadsPerRequest: 0,
+      rssMiB: process.memoryUsage().rss / 1024 / 1024,
+      cpuMicrosPerRequest: (cpuMicros(serverPid) - cpuBefore) / Math.max(1, checks),
+      signatureChecksPerSecond: firstPerSecond,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
 async function measureClient(base: string, row: Row, redis: RedisCounters, serverPid: number, work: Work): Promise<Measurement> {
   const before = await redis.counts();
   const cpuBefore = cpuMicros(serverPid);
@@ -654,6 +747,19 @@ async function main(): Promise<void> {
           seedSession(store, sessionDigest(id), { principal: String(users[start + offset]?.id), attributes: [['user', JSON.stringify(users[start + offset])]], maxInactiveSeconds: 3600 }),
         ),
       );
+    }
+    // The introspection row's tokens, one per seeded session, signed as the gateway signs them:
+    // with the key set in Redis (made here, and read by the gateway), for an hour (TOKEN_ENV).
+    const tokensFile = join(dir, 'tokens.txt');
+    {
+      const signer = new SessionTokens(store, { ttlSeconds: 3600, keyRotationSeconds: 30 * 24 * 3600, algorithm: 'ES256', issuer: 'session-gateway', audiences: ['session-gateway'], claims: [], now: () => store.now() });
+      const expiresAtMs = store.now() + 3600_000;
+      const tokens: string[] = [];
+      for (const [i, id] of ids.entries()) {
+        const record = { digest: sessionDigest(id), principal: String(users[i]?.id), attributes: new Map(), expiresAtMs } as unknown as SessionRecord;
+        tokens.push((await signer.sign(record, 'session-gateway')).token);
+      }
+      writeFileSync(tokensFile, `${tokens.join('\n')}\n`);
     }
     await store.close();
     await clusterStore?.close();
@@ -821,6 +927,33 @@ async function main(): Promise<void> {
           await client.close();
         },
       },
+      // Session tokens: issued by one gateway (a token per request, each for another seeded
+      // session), introspected (RFC 7662, a JWT per request), and checked by the client library.
+      {
+        name: 'token', what: 'POST /api/v2/session/token (ES256)', sessionsPerRequest: 1, redis: 'single', setsFixedLoad: false, fixedLoad: false, start: gatewayOn('single', TOKEN_ENV), path: '/api/v2/session/token', mode: 'token', answers: 'token', linesFile: idsFile,
+        check: async (base) => {
+          const response = await fetch(`${base}/api/v2/session/token`, { method: 'POST', headers: { 'X-Session-ID': firstId } });
+          const body = (await response.json()) as { token?: string };
+          if (typeof body.token !== 'string') throw new Error(`token: ${JSON.stringify(body)}`);
+        },
+      },
+      {
+        name: 'introspect', what: 'POST /api/v2/introspect (a JWT)', sessionsPerRequest: 1, redis: 'single', setsFixedLoad: false, fixedLoad: false, start: gatewayOn('single', TOKEN_ENV), path: '/api/v2/introspect', mode: 'introspect', answers: 'introspected', linesFile: tokensFile,
+        check: async (base) => {
+          const token = readFileSync(tokensFile, 'utf8').split('\n')[0] as string;
+          const response = await fetch(`${base}/api/v2/introspect`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
+          const body = (await response.json()) as { active?: boolean; sid?: string };
+          if (body.active !== true || body.sid !== sessionDigest(firstId)) throw new Error(`introspect: ${JSON.stringify(body)}`);
+        },
+      },
+      {
+        name: 'client verify', what: 'SessionClient.verifyToken, in-process', sessionsPerRequest: 1, redis: 'single', setsFixedLoad: false, fixedLoad: false, start: gatewayOn('single', TOKEN_ENV), path: '/.well-known/jwks.json', mode: 'constant', answers: 'ok', linesFile: tokensFile,
+        driver: 'verify',
+        check: async (base) => {
+          const response = await fetch(`${base}/.well-known/jwks.json`);
+          if (((await response.json()) as { keys?: unknown[] }).keys?.length !== 1) throw new Error('client verify: the JWKS has not the one key the bench signed with');
+        },
+      },
       ...(clusterRowsRun ? gatewayRows('cluster') : []),
       ...(issueRowsRun ? [issueRow('issue', 'issueSession, primary + 1 replica, default: every replica confirms', {}), issueRow('issue ack 0', 'issueSession, primary + 1 replica, REDIS_ACK_REPLICAS=0', { REDIS_ACK_REPLICAS: '0' })] : []),
     ];
@@ -842,7 +975,7 @@ async function main(): Promise<void> {
         const m = await measure(row, countersOf(row), work);
         roundResults.set(row.name, m);
         results.get(row.name)?.push(m);
-        const unit = row.driver === 'client' ? 'reads/s (in-process)' : 'req/s';
+        const unit = row.driver === 'client' ? 'reads/s (in-process)' : row.driver === 'verify' ? 'checks/s (in-process)' : 'req/s';
         console.log(
           `round ${round + 1}/${ROUNDS} ${row.name.padEnd(26)} ${m.requestsPerSecond.toFixed(0).padStart(7)} ${unit}  p50 ${m.p50Ms.toFixed(2)} ms  p99 ${m.p99Ms.toFixed(2)} ms  errors ${m.errors}  mismatched ${m.mismatches} of ${m.checked}`,
         );
@@ -894,11 +1027,23 @@ async function main(): Promise<void> {
         cpuMicrosPerRequest: median(runs.map((m) => m.cpuMicrosPerRequest)),
         xFloor: rpsMedian / floorRps,
         xPeer: rpsMedian / peerRps,
+        ...(row.driver === 'client' || row.cacheHitRatio ? { hitRatio: median(runs.map((m) => m.hitRatio ?? NaN)) } : {}),
+        ...(row.traced === undefined ? {} : { spansPerRequest: median(runs.map((m) => m.spansPerRequest ?? NaN)) }),
+        ...(row.driver === 'verify' ? { signatureChecksPerSecond: Math.round(median(runs.map((m) => m.signatureChecksPerSecond ?? NaN))) } : {}),
       };
     };
-    const table = rows.filter((row) => row.driver !== 'client').map(summarise);
+    const table = rows.filter((row) => row.driver === undefined).map(summarise);
     const clientRow = rows.find((row) => row.driver === 'client');
     const client = clientRow === undefined ? undefined : summarise(clientRow);
+    const verifyRow = rows.find((row) => row.driver === 'verify');
+    const verify = verifyRow === undefined ? undefined : summarise(verifyRow);
+    if (verify !== undefined) {
+      console.log(
+        `\nClient token checks: SessionClient.verifyToken in the bench's process, ${CONNECTIONS} concurrent callers over ${SESSIONS} tokens whose sessions were vouched for in the warm-up: ` +
+          `${verify.requestsPerSecond.toLocaleString('en-US')} checks/s (no request to the gateway; mismatched ${verify.mismatches} of ${verify.checked}). ` +
+          `First checks (signature and claims, nothing remembered): ${verify.signatureChecksPerSecond?.toLocaleString('en-US')}/s.`,
+      );
+    }
     const ratios = Object.fromEntries(Object.keys(ratioRuns[0] ?? {}).map((key) => [key, median(ratioRuns.map((r) => r[key] as number))]));
     report(table, client, ratios, fixedLoad, extras, roundTrips, announce);
 
@@ -912,6 +1057,7 @@ async function main(): Promise<void> {
           method: { ROUNDS, SECONDS, WARMUP_SECONDS, CONNECTIONS, SESSIONS, FIXED_FRACTION, FIXED_PASSES, FIXED_SECONDS, FIXED_HEADROOM },
           table,
           client,
+          verify,
           ratios,
           ratioRuns,
           fixedLoad: fixedLoadJson,
@@ -956,6 +1102,8 @@ interface TableRow {
   xPeer: number;
   hitRatio?: number;
   spansPerRequest?: number;
+  /** Client verify row only: first checks (signature and claims) per second. */
+  signatureChecksPerSecond?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -985,6 +1133,10 @@ function rawRequest(row: Row, host: string, line: string): string {
       );
     case 'issue':
       return request('POST', { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, JSON.stringify({ query: ISSUE_QUERY }));
+    case 'token':
+      return request('POST', { 'X-Session-ID': line });
+    case 'introspect':
+      return request('POST', { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Bearer ${TOKEN}` }, `token=${line}`);
     case 'constant':
       return request('GET', {});
   }
@@ -1011,6 +1163,10 @@ function expectations(check: Check, n: number, ids: readonly string[], batchSize
       return Array.from({ length: batchSize }, (_, j) => `b ${session(n * batchSize + j)}`);
     case 'issued':
       return ['b {"data":{"issueSession":{"id":"'];
+    case 'token':
+      return ['b {"token":"'];
+    case 'introspected':
+      return ['b "active":true'];
   }
 }
 
@@ -1128,7 +1284,7 @@ interface FixedLevel {
 
 /** The fixed loads, each run on every row that can carry it, FIXED_PASSES times in alternating order. */
 async function measureFixedLoads(rows: Row[], results: Map<string, Measurement[]>, work: Work): Promise<FixedLevel[]> {
-  const servers = rows.filter((row) => row.driver !== 'client');
+  const servers = rows.filter((row) => row.driver === undefined && row.fixedLoad !== false);
   const saturated = new Map(servers.map((row) => [row.name, median((results.get(row.name) ?? []).map((m) => m.requestsPerSecond))]));
   const carries = (row: Row): number => saturated.get(row.name) ?? NaN;
   if (servers.length === 0 || (FIXED_RPS === undefined && servers.some((row) => Number.isNaN(carries(row))))) return [];

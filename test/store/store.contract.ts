@@ -16,10 +16,11 @@ import { generateSessionId, sessionDigest } from '../../src/session/ids';
 import { newStoredSession, sessionDeadlineMs, sessionRecord, storedDeadlineMs, type NewSession, type SessionPatch, type SessionPatchInput, type SessionRecord, type StoredSession } from '../../src/session/model';
 import { newSession } from '../support/sessions';
 import { SessionService } from '../../src/sessions/service';
-import { isForward, type SessionChange, type SessionStore } from '../../src/store/store';
+import { isForward, type GatewayStore, type SessionChange } from '../../src/store/store';
 
 export interface StoreHarness {
-  readonly store: SessionStore;
+  /** The session store, and beside it the session tokens' key set (one object, as connect.ts opens it). */
+  readonly store: GatewayStore;
   /** Makes a session's idle time pass, as if `ms` went by without use. */
   age(digest: string, ms: number): Promise<void>;
   /** The store's clock now, in epoch ms (the memory store's clock is moved by `age`). */
@@ -92,7 +93,7 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
 export function describeSessionStore(name: string, open: (options: HarnessOptions) => Promise<StoreHarness>): void {
   describe(`SessionStore conformance: ${name}`, () => {
     let harness: StoreHarness;
-    let store: SessionStore;
+    let store: GatewayStore;
     let service: SessionService;
 
     beforeAll(async () => {
@@ -105,6 +106,16 @@ export function describeSessionStore(name: string, open: (options: HarnessOption
       });
     });
     afterAll(async () => harness.close());
+
+    test('the session tokens\' key set: compare-and-set on its version; a write at a version no longer held changes nothing and answers what is held', async () => {
+      const held = await store.readKeySet();
+      const version = held?.version ?? 0;
+      expect(await store.writeKeySet(version, '["first"]')).toEqual({ version: version + 1, keys: '["first"]' });
+      expect(await store.writeKeySet(version, '["second"]')).toEqual({ version: version + 1, keys: '["first"]' });
+      expect(await store.readKeySet()).toEqual({ version: version + 1, keys: '["first"]' });
+      expect(await store.writeKeySet(version + 1, '["third"]')).toEqual({ version: version + 2, keys: '["third"]' });
+      expect(await store.readKeySet()).toEqual({ version: version + 2, keys: '["third"]' });
+    });
 
     /** Times for a write now, with the deadline the session rules give it. */
     function at(maxInactiveSeconds: number): { nowMs: number; expiresAtMs: number } {
