@@ -11,8 +11,10 @@
  *
  * A connection can also die without closing (a half-open TCP connection, a frozen peer), and then
  * nothing would ever say so. So while subscribed, the feed publishes a heartbeat of its own on
- * the channel every `heartbeatMs` and expects to hear it back: when none has come back for two
- * intervals, it treats the subscription as lost and gives the connection up. Other instances'
+ * the channel every `heartbeatMs` and expects to hear it back: when none has come back for
+ * `silenceMs`, it treats the subscription as lost and gives the connection up. (Each heartbeat
+ * that comes back also renews the caches' leases, which run out sooner: a cache stops serving
+ * within its lease, while a stream is not ended for a pause a busy event loop can cause.) Other instances'
  * heartbeats are ignored, and listeners never see any.
  */
 import { randomUUID } from 'node:crypto';
@@ -55,6 +57,7 @@ export class RedisChangeFeed implements ChangeFeed {
     private readonly channel: string,
     private readonly commandTimeoutMs: number,
     private readonly heartbeatMs: number,
+    private readonly silenceMs: number = 2 * heartbeatMs,
   ) {}
 
   async listen(listener: ChangeListener): Promise<() => void> {
@@ -166,7 +169,7 @@ export class RedisChangeFeed implements ChangeFeed {
     this.stopHeartbeat();
     this.lastHeartbeatAt = Date.now();
     this.heartbeatTimer = setInterval(() => {
-      if (Date.now() - this.lastHeartbeatAt > 2 * this.heartbeatMs) {
+      if (Date.now() - this.lastHeartbeatAt > this.silenceMs) {
         // Silent for two intervals: as good as gone, though its socket may never say so. Every
         // listener is told now, and the next listen() starts on a fresh connection.
         if (this.subscriber !== null) this.abandon(this.subscriber, 'the change channel stopped delivering');

@@ -82,7 +82,8 @@ export interface RedisStoreOptions {
   readonly tracer?: CommandTracer;
   /**
    * How often the change feed checks that its subscription still delivers: by default a third of
-   * `cacheLeaseMs`, since each heartbeat that comes back renews the caches' leases.
+   * `cacheLeaseMs`, since each heartbeat that comes back renews the caches' leases. The feed is
+   * given up after two of these without one coming back, or, by default, after 10 s.
    */
   readonly changeHeartbeatMs?: number;
   /** How long a lease this gateway's cache takes lasts (redis-leases.ts; default 3 s). */
@@ -134,6 +135,8 @@ const WRITER_CONNECTIONS = 4;
 /** A cache's lease, and how long a revocation waits for confirmations before it cuts a lease (redis-leases.ts). */
 const DEFAULT_LEASE_MS = 3000;
 const DEFAULT_PATIENCE_MS = 200;
+/** How long the change feed may stay silent before it is given up (by default; redis-changes.ts). */
+const FEED_SILENCE_MS = 10_000;
 
 /** How often the clock offset is read again while connected (drift between hosts is slow). */
 const CLOCK_SYNC_MS = 10 * 60_000;
@@ -198,7 +201,10 @@ export class RedisSessionStore implements SessionStore, KeySetStore {
     this.prefix = `${options.namespace}:`;
     const leaseMs = options.cacheLeaseMs ?? DEFAULT_LEASE_MS;
     const channel = changeChannel(options.namespace);
-    this.changes = new RedisChangeFeed(client, channel, options.commandTimeoutMs, options.changeHeartbeatMs ?? Math.floor(leaseMs / 3));
+    // A heartbeat a third of a lease apart (each renews the leases); the feed is given up after
+    // 10 s of silence, or two heartbeats when they are set apart explicitly.
+    const heartbeatMs = options.changeHeartbeatMs ?? Math.floor(leaseMs / 3);
+    this.changes = new RedisChangeFeed(client, channel, options.commandTimeoutMs, heartbeatMs, options.changeHeartbeatMs === undefined ? Math.max(2 * heartbeatMs, FEED_SILENCE_MS) : 2 * heartbeatMs);
     this.leases = new RedisCacheLeases(client, this.changes, { key: `${this.prefix}caches`, channel, leaseMs, patienceMs: options.revokePatienceMs ?? DEFAULT_PATIENCE_MS, commandTimeoutMs: options.commandTimeoutMs });
   }
 
