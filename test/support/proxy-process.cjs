@@ -20,3 +20,12 @@ const server = net.createServer((client) => {
   upstream.on('close', () => setTimeout(() => client.destroy(), Math.max(0, due - Date.now())));
 });
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+// A test that dies without stopping it (a killed jest worker) must not leave it running.
+const parent = process.ppid;
+setInterval(() => {
+  try {
+    process.kill(parent, 0);
+  } catch {
+    process.exit(0);
+  }
+}, 1000).unref();
