@@ -267,3 +267,18 @@ test('a gateway killed while it holds a lease: the next revocation waits that le
     await killed.kill();
   }
 }, 60_000);
+
+test('a gateway that closes gives its lease up before it is closed: no revocation waits for it', async () => {
+  const namespace = uniqueNamespace();
+  const env = { ...CACHED, SESSION_NAMESPACE: namespace };
+  const a = await startGateway({ redisUrl: server.url, env });
+  const b = await startGateway({ redisUrl: server.url, env });
+  try {
+    await waitUntil(async () => (await leases(namespace)).length === 2, 10_000);
+    await b.close();
+    expect(await leases(namespace)).toHaveLength(1);
+  } finally {
+    await a.close();
+  }
+  expect(await leases(namespace)).toEqual([]);
+});

@@ -183,7 +183,7 @@ export class SessionCache {
   private halt(): void {
     this.generation++;
     this.cache.disable();
-    this.lease?.release();
+    void this.lease?.release();
     this.lease = null;
     this.unconfirmed = null;
     this.detach?.();

@@ -62,7 +62,7 @@ class LocalChangeFeed implements ChangeFeed {
 const LOCAL_LEASE_MS = 3000;
 const LOCAL_LEASES: CacheLeases = {
   open: () => undefined,
-  hold: async () => ({ valid: true, dropped: () => undefined, release: () => undefined }),
+  hold: async () => ({ valid: true, dropped: () => undefined, release: async () => undefined }),
   revoking: () => ({ settled: async () => undefined, abandon: () => undefined }),
   // A cache in another process (a client library's) is not waited for: one process, one cache.
   take: async () => ({ name: randomUUID(), durationMs: LOCAL_LEASE_MS }),

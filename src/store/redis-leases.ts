@@ -111,6 +111,8 @@ export class RedisCacheLeases implements CacheLeases {
   /** Revocations in progress, each hearing every confirmation. */
   private readonly watches = new Set<Watch>();
   private listening: (() => void) | null = null;
+  /** Releases sent and not yet answered. */
+  private readonly releasing = new Set<Promise<void>>();
   private retry: NodeJS.Timeout | null = null;
   private retryMs = MIN_RETRY_MS;
   private closed = false;
@@ -157,7 +159,7 @@ export class RedisCacheLeases implements CacheLeases {
     const lease = new HeldLease(this, randomUUID(), lost);
     await lease.take();
     if (this.closed) {
-      lease.release();
+      void lease.release();
       throw new Error('the store is closing');
     }
     this.held.set(lease.name, lease);
@@ -191,7 +193,12 @@ export class RedisCacheLeases implements CacheLeases {
   }
 
   release(name: string): Promise<void> {
-    return this.command('releaseCacheLease', (redis) => redis.zrem(this.options.key, name)).then(() => undefined);
+    const releasing = this.command('releaseCacheLease', (redis) => redis.zrem(this.options.key, name)).then(() => undefined);
+    // Kept until it settles, so that closing waits for it before it closes the connection.
+    const settled = releasing.catch(() => undefined);
+    this.releasing.add(settled);
+    void settled.then(() => this.releasing.delete(settled));
+    return releasing;
   }
 
   /** A lease command for the API: its failure is STORE_UNAVAILABLE, as any store call's. */
@@ -201,13 +208,15 @@ export class RedisCacheLeases implements CacheLeases {
     });
   }
 
-  close(): void {
+  /** Gives this gateway's leases up (so that no revocation waits them out) and closes the lease connection. */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.retry !== null) clearTimeout(this.retry);
     this.retry = null;
     this.listening?.();
     this.listening = null;
-    for (const lease of [...this.held.values()]) lease.release();
+    for (const lease of [...this.held.values()]) void lease.release();
+    await Promise.all([...this.releasing]); // each ends by the command deadline
     this.connection?.disconnect();
     this.connection = null;
   }
@@ -314,11 +323,12 @@ class HeldLease implements Lease {
     if (this.confirming.length === 1) setImmediate(() => this.confirm());
   }
 
-  release(): void {
-    if (this.ended) return;
+  /** Resolves once the registry has dropped it (or could not be told: it then runs out by itself). */
+  release(): Promise<void> {
+    if (this.ended) return Promise.resolve();
     this.ended = true;
     this.stop();
-    this.leases.release(this.name).catch(() => undefined); // else it runs out by itself
+    return this.leases.release(this.name).catch(() => undefined);
   }
 
   private extend(sentAt: number): void {

@@ -465,7 +465,7 @@ export class RedisSessionStore implements SessionStore, KeySetStore {
   /** QUIT politely when Redis answers; never wait on a Redis that does not. */
   async close(): Promise<void> {
     clearInterval(this.clockSync);
-    this.leases.close();
+    await this.leases.close();
     await this.changes.close();
     this.acks?.close();
     for (const writer of this.writers) writer.connection.disconnect();

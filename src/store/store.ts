@@ -185,8 +185,8 @@ export interface Lease {
   readonly valid: boolean;
   /** The cache dropped `digest` for good, on a REVOKED change it heard: tell the revokers. */
   dropped(digest: string): void;
-  /** Gives the lease up (the cache stops serving first). */
-  release(): void;
+  /** Gives the lease up (the cache stops serving first); resolves once the registry has dropped it, or could not be told. */
+  release(): Promise<void>;
 }
 
 /** A revocation in progress: `settled` once the write answered, `abandon` if it failed. */
