@@ -21,6 +21,7 @@
  *   returns only once this cache dropped the session or its lease has run out. Losing the lease
  *   (cut, or not renewed in time) is handled as losing the feed.
  */
+import { Backoff } from '../backoff';
 import { NearCache, type Ticket } from '../cache/near-cache';
 import { storedDeadlineMs, type StoredSession } from '../session/model';
 import { isForward, type CacheLeases, type ChangeFeed, type Found, type Lease } from '../store/store';
@@ -43,9 +44,6 @@ export interface SessionCacheStats {
   readonly bytes: number;
 }
 
-/** Bounds of the backoff between attempts to listen to the feed again. */
-const MIN_RETRY_MS = 100;
-const MAX_RETRY_MS = 5000;
 
 export class SessionCache {
   private readonly cache: NearCache<StoredSession>;
@@ -56,8 +54,8 @@ export class SessionCache {
   private lease: Lease | null = null;
   /** REVOKED changes heard while the lease was being taken: confirmed once it is held. */
   private unconfirmed: string[] | null = null;
-  private retry: NodeJS.Timeout | null = null;
-  private retryMs = MIN_RETRY_MS;
+  /** Between attempts to listen to the feed and take a lease again: 100 ms to 5 s. */
+  private readonly retry = new Backoff();
   private closed = false;
   /** Bumped each time it stops serving, so that a start under way from before gives up. */
   private generation = 0;
@@ -75,7 +73,7 @@ export class SessionCache {
    * taken after the feed confirms, so every revocation its lease covers is heard and confirmed.
    */
   start(): void {
-    if (this.closed || this.detach !== null || this.retry !== null) return;
+    if (this.closed || this.detach !== null || this.retry.pending) return;
     const generation = this.generation;
     this.unconfirmed = [];
     this.feed
@@ -97,7 +95,7 @@ export class SessionCache {
           this.lease = lease;
           for (const digest of this.unconfirmed ?? []) lease.dropped(digest);
           this.unconfirmed = null;
-          this.retryMs = MIN_RETRY_MS;
+          this.retry.reset();
           this.cache.enable();
         });
       })
@@ -168,8 +166,7 @@ export class SessionCache {
 
   close(): void {
     this.closed = true;
-    if (this.retry !== null) clearTimeout(this.retry);
-    this.retry = null;
+    this.retry.cancel();
     this.halt();
   }
 
@@ -177,7 +174,7 @@ export class SessionCache {
   private stop(reason: string): void {
     this.halt();
     this.options.onLost?.(reason);
-    this.again();
+    if (!this.closed) this.retry.schedule(() => this.start());
   }
 
   private halt(): void {
@@ -190,15 +187,6 @@ export class SessionCache {
     this.detach = null;
   }
 
-  private again(): void {
-    if (this.closed || this.retry !== null) return;
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      this.start();
-    }, this.retryMs);
-    this.retry.unref();
-    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
-  }
 }
 
 /**

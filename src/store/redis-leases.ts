@@ -39,8 +39,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, default as Redis } from 'ioredis';
 import { GatewayError } from '../errors';
-import type { RedisChangeFeed } from './redis-changes';
-import { ackMessage } from './redis-changes';
+import { Backoff } from '../backoff';
+import { ackMessage, type RedisChangeFeed } from './redis-changes';
 import type { CacheLeases, ChangeListener, Lease, Revocation } from './store';
 
 /**
@@ -100,9 +100,6 @@ export interface RedisLeaseOptions {
 const RATE_MARGIN = 0.01;
 /** Waited past the latest end of the leases cut, for the same reason. */
 const END_MARGIN_MS = 2;
-/** Bounds of the backoff between attempts to listen to the feed again (to hear confirmations). */
-const MIN_RETRY_MS = 100;
-const MAX_RETRY_MS = 5000;
 
 export class RedisCacheLeases implements CacheLeases {
   private connection: LeaseRedis | null = null;
@@ -113,8 +110,8 @@ export class RedisCacheLeases implements CacheLeases {
   private listening: (() => void) | null = null;
   /** Releases sent and not yet answered. */
   private readonly releasing = new Set<Promise<void>>();
-  private retry: NodeJS.Timeout | null = null;
-  private retryMs = MIN_RETRY_MS;
+  /** Between attempts to listen to the feed again (to hear confirmations): 100 ms to 5 s. */
+  private readonly retry = new Backoff();
   private closed = false;
 
   constructor(
@@ -137,7 +134,7 @@ export class RedisCacheLeases implements CacheLeases {
    * confirmations (one not heard costs a wait for that cache's lease, never a wrong answer).
    */
   open(): void {
-    if (this.closed || this.listening !== null || this.retry !== null) return;
+    if (this.closed || this.listening !== null || this.retry.pending) return;
     const listener: ChangeListener = {
       change: () => undefined,
       lost: () => {
@@ -149,7 +146,7 @@ export class RedisCacheLeases implements CacheLeases {
       (detach) => {
         if (this.closed) return detach();
         this.listening = detach;
-        this.retryMs = MIN_RETRY_MS;
+        this.retry.reset();
       },
       () => this.again(),
     );
@@ -211,8 +208,7 @@ export class RedisCacheLeases implements CacheLeases {
   /** Gives this gateway's leases up (so that no revocation waits them out) and closes the lease connection. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retry !== null) clearTimeout(this.retry);
-    this.retry = null;
+    this.retry.cancel();
     this.listening?.();
     this.listening = null;
     for (const lease of [...this.held.values()]) void lease.release();
@@ -262,13 +258,7 @@ export class RedisCacheLeases implements CacheLeases {
   }
 
   private again(): void {
-    if (this.closed || this.retry !== null) return;
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      this.open();
-    }, this.retryMs);
-    this.retry.unref();
-    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+    if (!this.closed) this.retry.schedule(() => this.open());
   }
 }
 
